@@ -1,0 +1,53 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint unit check system-deps migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## run: create .venv, install, apply migrations, start the CSMS (OCPP :9000, HTTP :8000)
+run: $(VENV)/.installed
+	$(BIN)/csms migrate
+	exec $(BIN)/csms serve
+
+migrate: $(VENV)/.installed
+	$(BIN)/csms migrate
+
+## system-deps: PostgreSQL server binaries for the repository tests (Debian package)
+system-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing postgresql (Debian package) for the PostgreSQL tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL server binaries missing: run 'sudo apt-get install postgresql'"; exit 1; \
+	fi
+
+## lint: ruff, formatting, mypy, import contracts
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: create .venv if needed, install with dev extras, run lint and the whole test suite
+test: $(VENV)/.dev-installed system-deps lint
+	CSMS_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+
+unit: $(VENV)/.dev-installed
+	$(BIN)/pytest -q tests/unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

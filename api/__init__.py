@@ -1,0 +1,1 @@
+"""HTTP façade: native REST, Plugsurfing OIOI v4 and OCPI 2.2.1 over one session model."""

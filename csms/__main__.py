@@ -1,0 +1,231 @@
+"""``csms`` command line: serve, migrate, chargers, tokens, sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from csms.config import Config, ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"csms: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]] = args.handler
+    try:
+        return asyncio.run(handler(config, args))
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"csms: {exc}", file=sys.stderr)
+        return 1
+
+
+class CliError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csms", description="OCPP central system")
+    parser.add_argument("--config", help="config TOML file (default: $CSMS_CONFIG or built-in)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the OCPP gateway and the HTTP API")
+    serve.add_argument("--config", dest="config", default=argparse.SUPPRESS)
+    serve.set_defaults(handler=_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+
+    chargers = sub.add_parser("chargers", help="manage chargers").add_subparsers(required=True)
+    add = chargers.add_parser("add", help="register a charger")
+    add.add_argument("id")
+    add.add_argument("--password", help="Basic auth password (default: generated and printed)")
+    add.add_argument("--no-password", action="store_true", help="no Basic auth (lab use only)")
+    add.add_argument("--status", default="Accepted", choices=["Accepted", "Pending", "Rejected"])
+    add.add_argument(
+        "--allow-missing-subprotocol",
+        action="store_true",
+        help="accept a charger that sends no Sec-WebSocket-Protocol header (as OCPP 1.6)",
+    )
+    add.set_defaults(handler=_chargers_add)
+    chargers.add_parser("list", help="list chargers").set_defaults(handler=_chargers_list)
+
+    tokens = sub.add_parser("tokens", help="manage id tokens").add_subparsers(required=True)
+    tadd = tokens.add_parser("add", help="add or update an id token")
+    tadd.add_argument("tag")
+    tadd.add_argument(
+        "--status", default="Accepted", choices=["Accepted", "Blocked", "Expired", "Invalid"]
+    )
+    tadd.add_argument("--expires", help="expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)")
+    tadd.add_argument("--group", help="group / parent id token")
+    tadd.add_argument("--type", default="ISO14443", help="id token type (2.0.1 IdTokenEnumType)")
+    tadd.set_defaults(handler=_tokens_add)
+    tokens.add_parser("list", help="list id tokens").set_defaults(handler=_tokens_list)
+
+    sessions = sub.add_parser("sessions", help="inspect sessions").add_subparsers(required=True)
+    slist = sessions.add_parser("list", help="list recent sessions")
+    slist.add_argument("--status")
+    slist.add_argument("--charger")
+    slist.add_argument("--limit", type=int, default=20)
+    slist.set_defaults(handler=_sessions_list)
+    return parser
+
+
+async def _serve(config: Config, args: argparse.Namespace) -> int:
+    from csms.serve import run
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run(config, stop)
+    return 0
+
+
+async def _migrate(config: Config, args: argparse.Namespace) -> int:
+    from csms.storage.sql.migrate import migrate
+
+    await migrate(config.storage.url)
+    print(f"migrated {config.storage.url}")
+    return 0
+
+
+async def _with_db(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
+    from csms.bootstrap import open_database
+
+    db = await open_database(config)
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+async def _chargers_add(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.credentials import hash_password, new_password
+    from csms.domain.model import Charger, RegistrationStatus
+
+    password = None if args.no_password else (args.password or new_password())
+    charger = Charger(
+        id=args.id,
+        password_hash=hash_password(password) if password else None,
+        registration_status=RegistrationStatus(args.status),
+        allow_missing_subprotocol=args.allow_missing_subprotocol,
+        created_at=datetime.now(UTC),
+    )
+
+    async def work(db: Any) -> int:
+        async def add(uow: Any) -> bool:
+            if await uow.chargers.get(args.id) is not None:
+                return False
+            await uow.chargers.add(charger)
+            return True
+
+        if not await db.write(add):
+            raise CliError(f"charger {args.id} already exists")
+        print(f"added charger {args.id} (registration {args.status})")
+        if password and not args.password:
+            print(f"password: {password}   (shown once; stored hashed)")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _chargers_list(config: Config, args: argparse.Namespace) -> int:
+    async def work(db: Any) -> int:
+        chargers = await db.read(lambda uow: uow.chargers.list())
+        print(
+            f"{'id':<24} {'protocol':<8} {'online':<6} {'status':<9} {'last seen':<25} vendor/model"
+        )
+        for c in chargers:
+            seen = c.last_seen.isoformat() if c.last_seen else "-"
+            print(
+                f"{c.id:<24} {c.protocol or '-':<8} {'yes' if c.online else 'no':<6} "
+                f"{c.registration_status:<9} {seen:<25} {c.vendor or '-'}/{c.model or '-'}"
+            )
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _tokens_add(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.model import IdToken, TokenStatus
+
+    expires = None
+    if args.expires:
+        try:
+            expires = datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise CliError(f"--expires: not an ISO 8601 date-time: {args.expires}") from None
+        expires = expires.replace(tzinfo=UTC) if expires.tzinfo is None else expires.astimezone(UTC)
+    token = IdToken(args.tag, args.type, TokenStatus(args.status), expires, args.group)
+
+    async def work(db: Any) -> int:
+        async def upsert(uow: Any) -> None:
+            if await uow.tokens.get(args.tag) is None:
+                await uow.tokens.add(token)
+            else:
+                await uow.tokens.save(token)
+
+        await db.write(upsert)
+        print(
+            f"token {args.tag}: {args.status}"
+            + (f" until {expires.isoformat()}" if expires else "")
+        )
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _tokens_list(config: Config, args: argparse.Namespace) -> int:
+    async def work(db: Any) -> int:
+        for t in await db.read(lambda uow: uow.tokens.list()):
+            expiry = t.expires_at.isoformat() if t.expires_at else "-"
+            print(f"{t.id_token:<24} {t.type:<10} {t.status:<9} {expiry:<25} {t.group_id or '-'}")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _sessions_list(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.model import SessionStatus
+
+    status = SessionStatus(args.status) if args.status else None
+
+    async def work(db: Any) -> int:
+        rows = await db.read(
+            lambda uow: uow.sessions.list(status=status, charger_id=args.charger, limit=args.limit)
+        )
+        print(
+            f"{'session':<36} {'charger':<16} {'conn':<4} {'tx':<10} {'status':<12} "
+            f"{'kWh':>10} {'cost':>8}"
+        )
+        for s in rows:
+            cost = f"{s.cost:.2f}" if s.cost is not None else "-"
+            print(
+                f"{s.id:<36} {s.charger_id:<16} {s.connector_id or '-'!s:<4} "
+                f"{s.transaction_id or '-':<10} {s.status:<12} {s.energy_kwh:>10.3f} {cost:>8}"
+            )
+        return 0
+
+    return await _with_db(config, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The one composition root: config -> storage, buses, services, servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from csms.config import Config
+from csms.domain.authorization import AuthorizationPolicy
+from csms.domain.chargers import ChargerPolicy, ChargerService
+from csms.domain.ports import Database
+from csms.domain.sessions import SessionService
+from csms.domain.tariffs import Tariff
+from csms.domain.transactions import TransactionService
+from csms.eventbus import InMemoryEventBus
+from csms.gateway.command_bus import LocalCommandBus
+from csms.gateway.connections import ConnectionRegistry
+from csms.gateway.server import GatewaySettings, OcppServer
+from csms.gateway.services import GatewayServices
+from csms.storage.sql.engine import create_engine
+from csms.storage.sql.migrate import migrate
+from csms.storage.sql.unit_of_work import SqlDatabase
+
+log = logging.getLogger("csms")
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UuidFactory:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+@dataclass
+class Services:
+    """Everything built from config; what the API façade and the CLI are given."""
+
+    config: Config
+    db: SqlDatabase
+    events: InMemoryEventBus
+    bus: LocalCommandBus
+    registry: ConnectionRegistry
+    chargers: ChargerService
+    sessions: SessionService
+    transactions: TransactionService
+    clock: SystemClock = field(default_factory=SystemClock)
+
+
+async def open_database(config: Config) -> SqlDatabase:
+    """Apply migrations, then open the database."""
+    await migrate(config.storage.url)
+    db = SqlDatabase(create_engine(config.storage.url))
+    await db.start()
+    return db
+
+
+def build_services(config: Config, db: SqlDatabase) -> Services:
+    clock, ids = SystemClock(), UuidFactory()
+    events = InMemoryEventBus()
+    registry = ConnectionRegistry()
+    bus = LocalCommandBus(registry, timeout=config.ocpp.call_timeout)
+    auth = AuthorizationPolicy(accept_unknown=config.authorization.unknown_tokens == "accept")
+    timeout = config.sessions.plugin_timeout
+    t = config.tariff
+    tariff = Tariff(t.currency, t.price_per_kwh, t.price_per_minute, t.session_fee)
+    database: Database = db
+    policy = ChargerPolicy(
+        auto_register=config.ocpp.auto_register,
+        heartbeat_interval=config.ocpp.heartbeat_interval,
+        plugin_timeout=timeout,
+    )
+    return Services(
+        config=config,
+        db=db,
+        events=events,
+        bus=bus,
+        registry=registry,
+        chargers=ChargerService(database, events, clock, policy, auth),
+        sessions=SessionService(database, bus, events, clock, ids, auth, timeout),
+        transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
+        clock=clock,
+    )
+
+
+class Csms:
+    """A running central system: OCPP gateway, HTTP API and the session timers."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        cfg = services.config.ocpp
+        settings = GatewaySettings(
+            host=cfg.host,
+            port=cfg.port,
+            max_frame_bytes=cfg.max_frame_bytes,
+            ping_interval=cfg.ping_interval,
+            ping_timeout=cfg.ping_timeout,
+            compression=cfg.compression,
+        )
+        gateway = GatewayServices(services.chargers, services.transactions)
+        self.ocpp = OcppServer(settings, gateway, services.registry)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.services.db.write(lambda uow: uow.chargers.mark_all_offline())
+        await self.ocpp.start()
+        self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire-pending"))
+        log.info("OCPP server listening on port %s", self.ocpp.port)
+
+    async def _expire_loop(self) -> None:
+        interval = self.services.config.sessions.expiry_check_interval
+        while True:
+            try:
+                await self.services.sessions.expire_pending()
+            except Exception:
+                log.exception("expiring pending sessions failed")
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.ocpp.close()
+        await self.services.db.close()
+
+
+async def start_csms(config: Config) -> Csms:
+    db = await open_database(config)
+    csms = Csms(build_services(config, db))
+    await csms.start()
+    return csms

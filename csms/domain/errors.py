@@ -1,0 +1,77 @@
+"""One error tree with stable codes. Each façade maps ``code`` to its own envelope.
+
+::
+
+    DomainError (code "error")
+    ├── NotFound ("not_found")
+    │   ├── ChargerNotFound ("charger_not_found")
+    │   ├── ConnectorNotFound ("connector_not_found")
+    │   ├── SessionNotFound ("session_not_found")
+    │   └── TokenNotFound ("token_not_found")
+    ├── Conflict ("conflict")
+    │   ├── AlreadyExists ("already_exists")
+    │   ├── ConnectorOccupied ("connector_occupied")
+    │   └── SessionNotActive ("session_not_active")
+    ├── ChargerUnavailable ("charger_unavailable")
+    │   └── ChargerOffline ("charger_offline")
+    ├── NotAuthorized ("not_authorized")
+    └── InvalidInput ("invalid_input")
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class ChargerNotFound(NotFound):
+    code = "charger_not_found"
+
+
+class ConnectorNotFound(NotFound):
+    code = "connector_not_found"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class ConnectorOccupied(Conflict):
+    code = "connector_occupied"
+
+
+class SessionNotActive(Conflict):
+    code = "session_not_active"
+
+
+class ChargerUnavailable(DomainError):
+    code = "charger_unavailable"
+
+
+class ChargerOffline(ChargerUnavailable):
+    code = "charger_offline"
+
+
+class NotAuthorized(DomainError):
+    code = "not_authorized"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"

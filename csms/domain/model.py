@@ -1,0 +1,185 @@
+"""Domain values shared by every protocol version and every façade."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Protocol(enum.StrEnum):
+    V16 = "1.6"
+    V201 = "2.0.1"
+
+
+class RegistrationStatus(enum.StrEnum):
+    """What the CSMS answers to a BootNotification."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+class SessionStatus(enum.StrEnum):
+    PENDING = "pending"
+    STARTED = "started"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    START_FAILED = "start_failed"
+
+
+class TokenStatus(enum.StrEnum):
+    """Authorization outcome, named as in OCPP (both versions share these values)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    reason: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Charger:
+    id: str
+    password_hash: str | None = None
+    registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
+    boot_accepted: bool = False
+    protocol: Protocol | None = None
+    allow_missing_subprotocol: bool = False
+    security_profile: int = 1
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    boot_reason: str | None = None
+    last_boot_at: datetime | None = None
+    last_seen: datetime | None = None
+    online: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ConnectorState:
+    charger_id: str
+    evse_id: int
+    connector_id: int
+    status: str
+    error_code: str | None = None
+    info: str | None = None
+    timestamp: datetime | None = None
+    evse_ref: str | None = None  # an external EVSE ID such as DE*ABC*E1234*1
+
+
+@dataclass(slots=True)
+class IdToken:
+    id_token: str
+    type: str = "ISO14443"
+    status: TokenStatus = TokenStatus.ACCEPTED
+    expires_at: datetime | None = None
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """The answer to "may this token charge here?"."""
+
+    status: TokenStatus
+    expires_at: datetime | None = None
+    group_id: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is TokenStatus.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """One sampled value, normalised: energy in Wh, power in W, everything in SI base units.
+
+    ``value`` is already multiplied out (2.0.1 multipliers, kWh -> Wh).
+    """
+
+    timestamp: datetime
+    measurand: str
+    value: float
+    unit: str
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+    signed: bool = False
+
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    charger_id: str
+    protocol: Protocol
+    status: SessionStatus
+    created_at: datetime
+    updated_at: datetime
+    evse_id: int | None = None
+    connector_id: int | None = None
+    transaction_id: str | None = None
+    id_token: str | None = None
+    id_token_type: str | None = None
+    auth_status: str | None = None
+    remote_start_id: int | None = None
+    requested_by: str = "charger"
+    session_start: datetime | None = None
+    session_end: datetime | None = None
+    charging_start: datetime | None = None
+    charging_end: datetime | None = None
+    meter_start_wh: float | None = None
+    meter_stop_wh: float | None = None
+    last_register_wh: float | None = None
+    energy_wh: float = 0.0
+    cost: float | None = None
+    currency: str | None = None
+    stop_reason: str | None = None
+    start_key: str | None = None
+    failure_reason: str | None = None
+    offline: bool = False
+    samples: list[MeterSample] = field(default_factory=list)
+
+    @property
+    def energy_kwh(self) -> float:
+        return round(self.energy_wh / 1000.0, 6)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (SessionStatus.PENDING, SessionStatus.STARTED)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerEvent:
+    """Something a charger reported that an operator may need later (security, firmware, ...)."""
+
+    charger_id: str
+    kind: str
+    timestamp: datetime
+    data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStop:
+    """A stop that could not be applied: kept for review, never dropped."""
+
+    charger_id: str
+    transaction_id: str
+    reason: str
+    received_at: datetime
+    data: dict[str, object]

@@ -1,0 +1,217 @@
+"""Session use cases driven from the API side: start, stop, read, and the plug-in timeout.
+
+A session started here is stored ``pending`` before the charger is asked, so the charger's
+StartTransaction / TransactionEvent(Started) always finds it (see ``transactions.py``).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from csms.domain import events as ev
+from csms.domain.authorization import AuthorizationPolicy, authorize_token
+from csms.domain.commands import CommandResult, CommandStatus, RemoteStart, RemoteStop
+from csms.domain.errors import (
+    ChargerNotFound,
+    ChargerOffline,
+    ConnectorOccupied,
+    NotAuthorized,
+    SessionNotActive,
+    SessionNotFound,
+)
+from csms.domain.events import DomainEvent
+from csms.domain.model import MeterSample, Protocol, Session, SessionStatus
+from csms.domain.ports import Clock, CommandBus, Database, EventBus, IdFactory, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    session: Session
+    result: CommandResult
+
+
+def session_event_data(session: Session) -> dict[str, Any]:
+    """The payload every session event carries: the session as the façades see it."""
+    return {
+        "id": session.id,
+        "status": session.status.value,
+        "charger_id": session.charger_id,
+        "evse_id": session.evse_id,
+        "connector_id": session.connector_id,
+        "transaction_id": session.transaction_id,
+        "id_token": session.id_token,
+        "energy_kwh": session.energy_kwh,
+        "cost": session.cost,
+        "currency": session.currency,
+        "stop_reason": session.stop_reason,
+        "failure_reason": session.failure_reason,
+    }
+
+
+class SessionService:
+    def __init__(
+        self,
+        db: Database,
+        bus: CommandBus,
+        events: EventBus,
+        clock: Clock,
+        ids: IdFactory,
+        auth_policy: AuthorizationPolicy,
+        plugin_timeout: float,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._events = events
+        self._clock = clock
+        self._ids = ids
+        self._auth = auth_policy
+        self._plugin_timeout = plugin_timeout
+
+    async def start_session(
+        self,
+        charger_id: str,
+        id_token: str,
+        *,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+        id_token_type: str = "Central",
+        requested_by: str = "api",
+        check_token: bool = True,
+    ) -> StartOutcome:
+        """Store a pending session, then ask the charger to start it."""
+        if not self._bus.is_connected(charger_id):
+            if await self._db.read(lambda uow: uow.chargers.get(charger_id)) is None:
+                raise ChargerNotFound(charger_id)
+            raise ChargerOffline(charger_id)
+        now = self._clock.now()
+
+        async def _create(uow: UnitOfWork) -> Session:
+            charger = await uow.chargers.get(charger_id)
+            if charger is None:
+                raise ChargerNotFound(charger_id)
+            if check_token:
+                auth = await authorize_token(uow, self._auth, id_token, now)
+                if not auth.accepted:
+                    raise NotAuthorized(f"id token {id_token}: {auth.status.value}")
+            if evse_id is not None or connector_id is not None:
+                busy = await uow.sessions.open_on_connector(charger_id, evse_id, connector_id)
+                if any(s.status is SessionStatus.STARTED for s in busy):
+                    raise ConnectorOccupied(f"{charger_id} evse {evse_id} connector {connector_id}")
+            protocol = charger.protocol or Protocol.V16
+            session = Session(
+                id=self._ids.new_id(),
+                charger_id=charger_id,
+                protocol=protocol,
+                status=SessionStatus.PENDING,
+                created_at=now,
+                updated_at=now,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                id_token=id_token,
+                id_token_type=id_token_type,
+                requested_by=requested_by,
+            )
+            if protocol is Protocol.V201:
+                session.remote_start_id = await uow.sessions.next_remote_start_id()
+            await uow.sessions.add(session)
+            return session
+
+        session = await self._db.write(_create)
+        self._publish(ev.SESSION_CREATED, session)
+        command = RemoteStart(
+            id_token=id_token,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            remote_start_id=session.remote_start_id,
+            id_token_type=id_token_type,
+        )
+        result = await self._bus.send(charger_id, command)
+        if result.accepted:
+            return StartOutcome(session, result)
+        failed = await self._fail_start(session.id, _describe(result))
+        return StartOutcome(failed or session, result)
+
+    async def _fail_start(self, session_id: str, reason: str) -> Session | None:
+        async def _fail(uow: UnitOfWork) -> Session | None:
+            session = await uow.sessions.get(session_id)
+            if session is None or session.status is not SessionStatus.PENDING:
+                return None  # the charger started it after all; the transaction wins
+            session.status = SessionStatus.START_FAILED
+            session.failure_reason = reason
+            session.updated_at = self._clock.now()
+            await uow.sessions.save(session)
+            return session
+
+        failed = await self._db.write(_fail)
+        if failed is not None:
+            self._publish(ev.SESSION_START_FAILED, failed)
+        return failed
+
+    async def stop_session(self, session_id: str) -> CommandResult:
+        """Ask the charger to stop; a session still pending is cancelled instead."""
+        session = await self.get(session_id)
+        if session.status is SessionStatus.PENDING:
+            await self._cancel(session.id, "stopped before start")
+            return CommandResult(CommandStatus.ACCEPTED)
+        if session.status is not SessionStatus.STARTED or session.transaction_id is None:
+            raise SessionNotActive(f"session {session_id} is {session.status.value}")
+        result = await self._bus.send(session.charger_id, RemoteStop(session.transaction_id))
+        if not result.accepted:
+            session.failure_reason = _describe(result)
+            self._publish(ev.SESSION_STOP_FAILED, session)
+        return result
+
+    async def get(self, session_id: str) -> Session:
+        session = await self._db.read(lambda uow: uow.sessions.get(session_id))
+        if session is None:
+            raise SessionNotFound(session_id)
+        return session
+
+    async def samples(self, session_id: str) -> builtins.list[MeterSample]:
+        return await self._db.read(lambda uow: uow.sessions.samples(session_id))
+
+    async def list(self, **filters: Any) -> builtins.list[Session]:
+        return await self._db.read(lambda uow: uow.sessions.list(**filters))
+
+    async def expire_pending(self, now: datetime | None = None) -> builtins.list[Session]:
+        """Cancel remote starts nobody plugged in for within the plug-in timeout."""
+        now = now or self._clock.now()
+        cutoff = now - timedelta(seconds=self._plugin_timeout)
+        stale = await self._db.read(lambda uow: uow.sessions.pending_before(cutoff))
+        cancelled = []
+        for session in stale:
+            done = await self._cancel(session.id, "no start within the plug-in timeout")
+            if done is not None:
+                cancelled.append(done)
+        return cancelled
+
+    async def _cancel(self, session_id: str, reason: str) -> Session | None:
+        async def _do(uow: UnitOfWork) -> Session | None:
+            session = await uow.sessions.get(session_id)
+            if session is None or session.status is not SessionStatus.PENDING:
+                return None
+            session.status = SessionStatus.CANCELLED
+            session.failure_reason = reason
+            session.updated_at = self._clock.now()
+            await uow.sessions.save(session)
+            return session
+
+        session = await self._db.write(_do)
+        if session is not None:
+            self._publish(ev.SESSION_CANCELLED, session)
+        return session
+
+    def _publish(self, name: str, session: Session) -> None:
+        data = session_event_data(session)
+        self._events.publish(DomainEvent(name, session.id, self._clock.now(), data))
+
+
+def _describe(result: CommandResult) -> str:
+    if result.error_code:
+        return (
+            f"{result.status.value}: {result.error_code} {result.error_description or ''}".strip()
+        )
+    return result.status.value

@@ -1,0 +1,1 @@
+"""The only code that imports ``websockets`` and ``ocpp``: sockets, frames, version adapters."""

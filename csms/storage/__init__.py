@@ -1,0 +1,1 @@
+"""Storage adapters: in-memory (unit tests) and SQL (SQLite default, PostgreSQL)."""

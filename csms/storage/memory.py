@@ -1,0 +1,249 @@
+"""In-memory repositories with the same behaviour as ``storage/sql``: for unit tests.
+
+Not transactional: a failing ``write`` keeps what it changed. Good enough for domain tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from csms.domain.model import (
+    Charger,
+    ChargerEvent,
+    ConnectorState,
+    FailedStop,
+    IdToken,
+    MeterSample,
+    Session,
+    SessionStatus,
+)
+from csms.domain.ports import UnitOfWork, Work
+
+T = TypeVar("T")
+
+
+def _sample_key(s: MeterSample) -> tuple[Any, ...]:
+    return (s.timestamp, s.measurand, s.phase, s.location, s.context, s.value)
+
+
+class ChargerRepository:
+    def __init__(self) -> None:
+        self._chargers: dict[str, Charger] = {}
+        self._connectors: dict[tuple[str, int, int], ConnectorState] = {}
+        self._events: builtins.list[ChargerEvent] = []
+
+    async def get(self, charger_id: str) -> Charger | None:
+        found = self._chargers.get(charger_id)
+        return copy.copy(found) if found else None
+
+    async def add(self, charger: Charger) -> None:
+        self._chargers[charger.id] = copy.copy(charger)
+
+    async def save(self, charger: Charger) -> None:
+        self._chargers[charger.id] = copy.copy(charger)
+
+    async def list(self) -> builtins.list[Charger]:
+        return [copy.copy(c) for c in sorted(self._chargers.values(), key=lambda c: c.id)]
+
+    async def set_connector(self, state: ConnectorState) -> None:
+        self._connectors[(state.charger_id, state.evse_id, state.connector_id)] = copy.copy(state)
+
+    async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
+        return [copy.copy(c) for k, c in sorted(self._connectors.items()) if k[0] == charger_id]
+
+    async def add_event(self, event: ChargerEvent) -> None:
+        self._events.append(event)
+
+    async def events(self, charger_id: str, kind: str | None = None) -> builtins.list[ChargerEvent]:
+        return [e for e in self._events if e.charger_id == charger_id and kind in (None, e.kind)]
+
+    async def mark_all_offline(self) -> None:
+        for charger in self._chargers.values():
+            charger.online = False
+
+
+class SessionRepository:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._samples: dict[str, dict[tuple[Any, ...], MeterSample]] = {}
+        self._tx_counter = 0
+        self._remote_counter = 0
+        self._events: set[tuple[str, str, str]] = set()
+        self._failed: builtins.list[FailedStop] = []
+
+    def _copy(self, session: Session) -> Session:
+        clone = copy.copy(session)
+        clone.samples = []
+        return clone
+
+    def _find(self, **match: Any) -> builtins.list[Session]:
+        return [
+            self._copy(s)
+            for s in self._sessions.values()
+            if all(getattr(s, k) == v for k, v in match.items())
+        ]
+
+    async def add(self, session: Session) -> None:
+        self._sessions[session.id] = self._copy(session)
+
+    async def save(self, session: Session) -> None:
+        self._sessions[session.id] = self._copy(session)
+
+    async def get(self, session_id: str) -> Session | None:
+        found = self._sessions.get(session_id)
+        return self._copy(found) if found else None
+
+    async def by_transaction(self, charger_id: str, transaction_id: str) -> Session | None:
+        found = self._find(charger_id=charger_id, transaction_id=transaction_id)
+        return found[0] if found else None
+
+    async def by_start_key(self, charger_id: str, start_key: str) -> Session | None:
+        found = self._find(charger_id=charger_id, start_key=start_key)
+        return found[0] if found else None
+
+    async def by_remote_start_id(self, charger_id: str, remote_start_id: int) -> Session | None:
+        found = self._find(charger_id=charger_id, remote_start_id=remote_start_id)
+        return found[0] if found else None
+
+    async def pending_for(
+        self, charger_id: str, id_token: str, created_after: datetime
+    ) -> builtins.list[Session]:
+        found = self._find(charger_id=charger_id, id_token=id_token, status=SessionStatus.PENDING)
+        return sorted(
+            (s for s in found if s.created_at >= created_after), key=lambda s: s.created_at
+        )
+
+    async def open_on_connector(
+        self, charger_id: str, evse_id: int | None, connector_id: int | None
+    ) -> builtins.list[Session]:
+        result = []
+        for s in self._find(charger_id=charger_id):
+            if not s.is_open:
+                continue
+            if evse_id is not None and s.evse_id not in (None, evse_id):
+                continue
+            if connector_id is not None and s.connector_id not in (None, connector_id):
+                continue
+            result.append(s)
+        return result
+
+    async def pending_before(self, created_before: datetime) -> builtins.list[Session]:
+        return [
+            s for s in self._find(status=SessionStatus.PENDING) if s.created_at < created_before
+        ]
+
+    async def list(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        charger_id: str | None = None,
+        id_token: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Session]:
+        rows = [
+            s
+            for s in (self._copy(x) for x in self._sessions.values())
+            if (status is None or s.status is status)
+            and (charger_id is None or s.charger_id == charger_id)
+            and (id_token is None or s.id_token == id_token)
+            and (created_from is None or s.created_at >= created_from)
+            and (created_to is None or s.created_at < created_to)
+        ]
+        rows.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+        return rows[offset : offset + limit]
+
+    async def add_samples(self, session_id: str, samples: Sequence[MeterSample]) -> int:
+        stored = self._samples.setdefault(session_id, {})
+        new = 0
+        for sample in samples:
+            key = _sample_key(sample)
+            if key not in stored:
+                stored[key] = sample
+                new += 1
+        return new
+
+    async def samples(self, session_id: str) -> builtins.list[MeterSample]:
+        return sorted(
+            self._samples.get(session_id, {}).values(), key=lambda s: (s.timestamp, s.measurand)
+        )
+
+    async def next_transaction_id(self) -> int:
+        self._tx_counter += 1
+        return self._tx_counter
+
+    async def next_remote_start_id(self) -> int:
+        self._remote_counter += 1
+        return self._remote_counter
+
+    async def remember_event(self, charger_id: str, transaction_id: str, key: str) -> bool:
+        item = (charger_id, transaction_id, key)
+        if item in self._events:
+            return False
+        self._events.add(item)
+        return True
+
+    async def add_failed_stop(self, failed: FailedStop) -> None:
+        self._failed.append(failed)
+
+    async def failed_stops(self, charger_id: str | None = None) -> builtins.list[FailedStop]:
+        return [f for f in self._failed if charger_id in (None, f.charger_id)]
+
+
+class TokenRepository:
+    def __init__(self) -> None:
+        self._tokens: dict[str, IdToken] = {}
+
+    async def get(self, id_token: str) -> IdToken | None:
+        found = self._tokens.get(id_token)
+        return copy.copy(found) if found else None
+
+    async def add(self, token: IdToken) -> None:
+        self._tokens[token.id_token] = copy.copy(token)
+
+    async def save(self, token: IdToken) -> None:
+        self._tokens[token.id_token] = copy.copy(token)
+
+    async def list(self) -> builtins.list[IdToken]:
+        return [copy.copy(t) for _, t in sorted(self._tokens.items())]
+
+
+class MemoryUnitOfWork:
+    def __init__(self) -> None:
+        self.chargers = ChargerRepository()
+        self.sessions = SessionRepository()
+        self.tokens = TokenRepository()
+
+
+class MemoryDatabase:
+    """The ``Database`` port over one shared in-memory unit of work."""
+
+    def __init__(self) -> None:
+        self.uow = MemoryUnitOfWork()
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[object]] = set()
+
+    async def write(self, work: Work[T]) -> T:
+        async with self._lock:
+            uow: UnitOfWork = self.uow
+            return await work(uow)
+
+    def write_soon(self, work: Work[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(self.write(work))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def read(self, work: Work[T]) -> T:
+        uow: UnitOfWork = self.uow
+        return await work(uow)
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)

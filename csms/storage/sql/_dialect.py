@@ -1,0 +1,48 @@
+"""Dialect-specific statements and row <-> dataclass helpers shared by the repositories."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Insert = sqlite.Insert | postgresql.Insert
+
+
+def insert(session: AsyncSession, table: Table) -> Insert:
+    """An ``INSERT`` that knows ``ON CONFLICT`` on the session's backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def upsert(
+    session: AsyncSession, table: Table, values: Mapping[str, Any], keys: Iterable[str]
+) -> None:
+    """Insert ``values``, or overwrite the row that has the same primary ``keys``."""
+    key_names = list(keys)
+    stmt = insert(session, table).values(dict(values))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=key_names,
+        set_={name: stmt.excluded[name] for name in values if name not in key_names},
+    )
+    await session.execute(stmt)
+
+
+def values_of(obj: Any, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """A dataclass as column values: same names, enums replaced by their string values."""
+    skip = set(exclude)
+    return {
+        field.name: _plain(getattr(obj, field.name))
+        for field in dataclasses.fields(obj)
+        if field.name not in skip
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value

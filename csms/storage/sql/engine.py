@@ -1,0 +1,72 @@
+"""Build the async engine: async drivers, SQLite pragmas, a folder for the database file."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+
+# Charger-supplied JSON may hold values json cannot encode (a datetime in event data): store
+# their text rather than fail a write the charger would only retry forever.
+_json_dumps = functools.partial(json.dumps, default=str)
+
+
+def async_url(url: str) -> URL:
+    """Parse ``url`` and swap a plain ``sqlite``/``postgresql`` scheme for its async driver.
+
+    Config files and operators write ``sqlite:///./data/csms.db`` or ``postgresql://...``; the
+    storage layer only runs on asyncio drivers, so the rewrite happens here, in one place.
+    """
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create the ``AsyncEngine`` for ``url`` (plain or async scheme).
+
+    For SQLite the database file's folder is created and every new connection gets WAL,
+    ``synchronous=NORMAL``, a 5 s busy timeout and enforced foreign keys.
+    """
+    parsed = async_url(url)
+    options: dict[str, Any] = {"json_serializer": _json_dumps}
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_async_engine(parsed, pool_pre_ping=True, **options)
+        return engine
+    _create_parent_folder(parsed.database)
+    engine = create_async_engine(parsed, **options)
+    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _create_parent_folder(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()

@@ -1,0 +1,123 @@
+"""SQL repositories with exactly the behaviour of ``storage/memory.py``.
+
+Each repository works inside the caller's ``AsyncSession`` (one unit of work) and returns
+domain objects; rows never leave this package. ``add`` and ``save`` both store the object
+whole (insert or overwrite), as the in-memory repositories do.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.domain.model import (
+    Charger,
+    ChargerEvent,
+    ConnectorState,
+    IdToken,
+    Protocol,
+    RegistrationStatus,
+    TokenStatus,
+)
+from csms.storage.sql import tables
+from csms.storage.sql._dialect import upsert, values_of
+from csms.storage.sql.session_repository import SessionRepository
+
+__all__ = ["ChargerRepository", "SessionRepository", "TokenRepository"]
+
+_chargers = tables.table_of(tables.ChargerRow)
+_connectors = tables.table_of(tables.ConnectorRow)
+_events = tables.table_of(tables.ChargerEventRow)
+_tokens = tables.table_of(tables.IdTokenRow)
+
+
+class ChargerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, charger_id: str) -> Charger | None:
+        result = await self._session.execute(
+            select(_chargers).where(tables.ChargerRow.id == charger_id)
+        )
+        row = result.first()
+        return _charger(row) if row else None
+
+    async def add(self, charger: Charger) -> None:
+        await self.save(charger)
+
+    async def save(self, charger: Charger) -> None:
+        await upsert(self._session, _chargers, values_of(charger), ["id"])
+
+    async def list(self) -> builtins.list[Charger]:
+        result = await self._session.execute(select(_chargers).order_by(tables.ChargerRow.id))
+        return [_charger(row) for row in result]
+
+    async def set_connector(self, state: ConnectorState) -> None:
+        keys = ["charger_id", "evse_id", "connector_id"]
+        await upsert(self._session, _connectors, values_of(state), keys)
+
+    async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
+        row = tables.ConnectorRow
+        result = await self._session.execute(
+            select(_connectors)
+            .where(row.charger_id == charger_id)
+            .order_by(row.evse_id, row.connector_id)
+        )
+        return [ConnectorState(**r._asdict()) for r in result]
+
+    async def add_event(self, event: ChargerEvent) -> None:
+        await self._session.execute(_events.insert().values(values_of(event)))
+
+    async def events(self, charger_id: str, kind: str | None = None) -> builtins.list[ChargerEvent]:
+        row = tables.ChargerEventRow
+        stmt = select(row.charger_id, row.kind, row.timestamp, row.data).where(
+            row.charger_id == charger_id
+        )
+        if kind is not None:
+            stmt = stmt.where(row.kind == kind)
+        result = await self._session.execute(stmt.order_by(row.id))
+        return [ChargerEvent(**r._asdict()) for r in result]
+
+    async def mark_all_offline(self) -> None:
+        await self._session.execute(
+            update(_chargers).where(tables.ChargerRow.online.is_(True)).values(online=False)
+        )
+
+
+class TokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, id_token: str) -> IdToken | None:
+        result = await self._session.execute(
+            select(_tokens).where(tables.IdTokenRow.id_token == id_token)
+        )
+        row = result.first()
+        return _token(row) if row else None
+
+    async def add(self, token: IdToken) -> None:
+        await self.save(token)
+
+    async def save(self, token: IdToken) -> None:
+        await upsert(self._session, _tokens, values_of(token), ["id_token"])
+
+    async def list(self) -> builtins.list[IdToken]:
+        result = await self._session.execute(select(_tokens).order_by(tables.IdTokenRow.id_token))
+        return [_token(row) for row in result]
+
+
+def _charger(row: Row[Any]) -> Charger:
+    charger = Charger(**row._asdict())
+    charger.registration_status = RegistrationStatus(charger.registration_status)
+    if charger.protocol is not None:
+        charger.protocol = Protocol(charger.protocol)
+    return charger
+
+
+def _token(row: Row[Any]) -> IdToken:
+    token = IdToken(**row._asdict())
+    token.status = TokenStatus(token.status)
+    return token

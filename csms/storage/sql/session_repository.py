@@ -1,0 +1,206 @@
+"""The SQL ``SessionRepository``: sessions, meter samples, transaction ids and replay keys."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.domain.model import FailedStop, MeterSample, Protocol, Session, SessionStatus
+from csms.storage.sql import tables
+from csms.storage.sql._dialect import insert, upsert, values_of
+
+_S = tables.SessionRow
+_sessions = tables.table_of(_S)
+_samples = tables.table_of(tables.MeterSampleRow)
+_counters = tables.table_of(tables.CounterRow)
+_events = tables.table_of(tables.TransactionEventRow)
+_failed = tables.table_of(tables.FailedStopRow)
+
+_TX16_COUNTER = "tx16"
+_REMOTE_START_COUNTER = "remote_start"
+_OPEN = (SessionStatus.PENDING.value, SessionStatus.STARTED.value)
+_OPTIONAL_SAMPLE_FIELDS = ("phase", "location", "context")
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, session: Session) -> None:
+        await self.save(session)
+
+    async def save(self, session: Session) -> None:
+        await upsert(self._session, _sessions, values_of(session, exclude=["samples"]), ["id"])
+
+    async def get(self, session_id: str) -> Session | None:
+        return await self._first(_S.id == session_id)
+
+    async def by_transaction(self, charger_id: str, transaction_id: str) -> Session | None:
+        return await self._first(_S.charger_id == charger_id, _S.transaction_id == transaction_id)
+
+    async def by_start_key(self, charger_id: str, start_key: str) -> Session | None:
+        return await self._first(_S.charger_id == charger_id, _S.start_key == start_key)
+
+    async def by_remote_start_id(self, charger_id: str, remote_start_id: int) -> Session | None:
+        return await self._first(_S.charger_id == charger_id, _S.remote_start_id == remote_start_id)
+
+    async def pending_for(
+        self, charger_id: str, id_token: str, created_after: datetime
+    ) -> list[Session]:
+        return await self._find(
+            _S.charger_id == charger_id,
+            _S.id_token == id_token,
+            _S.status == SessionStatus.PENDING.value,
+            _S.created_at >= created_after,
+        )
+
+    async def open_on_connector(
+        self, charger_id: str, evse_id: int | None, connector_id: int | None
+    ) -> list[Session]:
+        where = [_S.charger_id == charger_id, _S.status.in_(_OPEN)]
+        if evse_id is not None:
+            where.append(or_(_S.evse_id.is_(None), _S.evse_id == evse_id))
+        if connector_id is not None:
+            where.append(or_(_S.connector_id.is_(None), _S.connector_id == connector_id))
+        return await self._find(*where)
+
+    async def pending_before(self, created_before: datetime) -> list[Session]:
+        return await self._find(
+            _S.status == SessionStatus.PENDING.value, _S.created_at < created_before
+        )
+
+    async def list(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        charger_id: str | None = None,
+        id_token: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Session]:
+        stmt = select(_sessions)
+        if status is not None:
+            stmt = stmt.where(_S.status == status.value)
+        if charger_id is not None:
+            stmt = stmt.where(_S.charger_id == charger_id)
+        if id_token is not None:
+            stmt = stmt.where(_S.id_token == id_token)
+        if created_from is not None:
+            stmt = stmt.where(_S.created_at >= created_from)
+        if created_to is not None:
+            stmt = stmt.where(_S.created_at < created_to)
+        stmt = stmt.order_by(_S.created_at.desc(), _S.id.desc())
+        return await self._all(stmt.limit(max(limit, 0)).offset(max(offset, 0)))
+
+    async def add_samples(self, session_id: str, samples: Sequence[MeterSample]) -> int:
+        unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in _sample_rows(session_id, samples):
+            unique.setdefault(_sample_key(row), row)
+        rows = list(unique.values())
+        if not rows:
+            return 0
+        stmt = insert(self._session, _samples).on_conflict_do_nothing()
+        result = await self._session.execute(stmt.returning(_samples.c.id), rows)
+        return len(result.all())
+
+    async def samples(self, session_id: str) -> builtins.list[MeterSample]:
+        row = tables.MeterSampleRow
+        result = await self._session.execute(
+            select(_samples)
+            .where(row.session_id == session_id)
+            .order_by(row.timestamp, row.measurand, row.id)
+        )
+        return [_sample(r) for r in result]
+
+    async def next_transaction_id(self) -> int:
+        return await self._next(_TX16_COUNTER)
+
+    async def next_remote_start_id(self) -> int:
+        return await self._next(_REMOTE_START_COUNTER)
+
+    async def remember_event(self, charger_id: str, transaction_id: str, key: str) -> bool:
+        stmt = (
+            insert(self._session, _events)
+            .values(charger_id=charger_id, transaction_id=transaction_id, key=key)
+            .on_conflict_do_nothing()
+            .returning(_events.c.key)
+        )
+        result = await self._session.execute(stmt)
+        return result.first() is not None
+
+    async def add_failed_stop(self, failed: FailedStop) -> None:
+        await self._session.execute(_failed.insert().values(values_of(failed)))
+
+    async def failed_stops(self, charger_id: str | None = None) -> builtins.list[FailedStop]:
+        row = tables.FailedStopRow
+        stmt = select(row.charger_id, row.transaction_id, row.reason, row.received_at, row.data)
+        if charger_id is not None:
+            stmt = stmt.where(row.charger_id == charger_id)
+        result = await self._session.execute(stmt.order_by(row.id))
+        return [FailedStop(**r._asdict()) for r in result]
+
+    async def _next(self, name: str) -> int:
+        """Increment counter ``name`` in one statement, creating it on first use.
+
+        ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` takes the row lock on PostgreSQL, so
+        concurrent writers (several nodes) each get their own value; a rolled-back value was
+        never handed out, so no caller ever sees one reused.
+        """
+        stmt = insert(self._session, _counters).values(name=name, value=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": _counters.c.value + 1}
+        )
+        result = await self._session.execute(stmt.returning(_counters.c.value))
+        return int(result.scalar_one())
+
+    async def _first(self, *where: ColumnElement[bool]) -> Session | None:
+        result = await self._session.execute(
+            select(_sessions).where(*where).order_by(_S.created_at, _S.id).limit(1)
+        )
+        row = result.first()
+        return _session_of(row) if row else None
+
+    async def _find(self, *where: ColumnElement[bool]) -> builtins.list[Session]:
+        return await self._all(select(_sessions).where(*where).order_by(_S.created_at, _S.id))
+
+    async def _all(self, stmt: Select[Any]) -> builtins.list[Session]:
+        result = await self._session.execute(stmt)
+        return [_session_of(row) for row in result]
+
+
+def _session_of(row: Row[Any]) -> Session:
+    session = Session(**row._asdict())
+    session.protocol = Protocol(session.protocol)
+    session.status = SessionStatus(session.status)
+    return session
+
+
+def _sample_rows(session_id: str, samples: Sequence[MeterSample]) -> list[dict[str, Any]]:
+    rows = []
+    for sample in samples:
+        row = values_of(sample)
+        for name in _OPTIONAL_SAMPLE_FIELDS:
+            row[name] = row[name] or ""
+        row["session_id"] = session_id
+        rows.append(row)
+    return rows
+
+
+def _sample_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    names = ("timestamp", "measurand", "phase", "location", "context", "value")
+    return tuple(row[name] for name in names)
+
+
+def _sample(row: Row[Any]) -> MeterSample:
+    values = row._asdict()
+    del values["id"], values["session_id"]
+    for name in _OPTIONAL_SAMPLE_FIELDS:
+        values[name] = values[name] or None
+    return MeterSample(**values)

@@ -1,0 +1,184 @@
+"""The unit of work and the ``Database`` port over SQL, with group commit.
+
+Writes are durable before they are acknowledged, so every ``write`` waits for a commit. To keep
+throughput up, one writer task commits concurrent writes together: it takes everything queued
+(up to ``max_batch`` items), runs each work function in turn inside one transaction, commits
+once, then answers every caller. If any item raises or the commit fails, the batch is rolled
+back and each item is re-run alone in its own transaction, so one bad write fails only its own
+caller. Work functions must therefore be safe to run again (the port says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from csms.domain import ports
+from csms.domain.ports import Work
+from csms.storage.sql.repositories import ChargerRepository, SessionRepository, TokenRepository
+
+T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    """The repositories of one ``AsyncSession``: one transaction, one use case."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.chargers: ports.ChargerRepository = ChargerRepository(session)
+        self.sessions: ports.SessionRepository = SessionRepository(session)
+        self.tokens: ports.TokenRepository = TokenRepository(session)
+
+
+@dataclass(slots=True)
+class _Write:
+    work: Work[Any]
+    future: asyncio.Future[Any] | None  # None for write_soon: nobody waits
+
+
+class SqlDatabase:
+    """The ``Database`` port: group-committed writes, plain reads.
+
+    Args:
+        engine: the engine to use; ``close()`` disposes it.
+        max_batch: the most writes committed together.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 256) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def start(self) -> None:
+        """Start the writer task (``write`` also starts it on first use)."""
+        self._ensure_writer()
+
+    async def close(self) -> None:
+        """Commit every queued write, stop the writer task and dispose of the engine."""
+        if not self._closed:
+            self._closed = True
+            if self._writer is not None:
+                self._queue.put_nowait(None)
+                await asyncio.gather(self._writer, return_exceptions=True)
+        await self._engine.dispose()
+
+    async def write(self, work: Work[T]) -> T:
+        self._ensure_writer()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(work, future))
+        result: T = await future
+        return result
+
+    def write_soon(self, work: Work[object]) -> None:
+        try:
+            self._ensure_writer()
+        except RuntimeError:
+            _log.exception("write_soon dropped a write")
+            return
+        self._queue.put_nowait(_Write(work, None))
+
+    async def read(self, work: Work[T]) -> T:
+        async with self._sessions() as session:
+            return await work(SqlUnitOfWork(session))
+
+    def _ensure_writer(self) -> None:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        if self._writer is None or self._writer.done():  # done: cancelled from outside
+            loop = asyncio.get_running_loop()
+            self._writer = loop.create_task(self._write_loop(), name="csms-sql-writer")
+
+    async def _write_loop(self) -> None:
+        stopping = False
+        batch: list[_Write] = []
+        try:
+            while not stopping:
+                batch, stopping = await self._next_batch()
+                try:
+                    await self._commit(batch)
+                except Exception as exc:  # never let the writer die: answer and go on
+                    _log.exception("the writer failed a batch of %d writes", len(batch))
+                    for item in batch:
+                        _settle(item, error=exc)
+                batch = []
+        finally:
+            self._fail_unanswered(batch)
+
+    async def _next_batch(self) -> tuple[list[_Write], bool]:
+        """Wait for one write, then take whatever else is queued; True once told to stop."""
+        batch: list[_Write] = []
+        item = await self._queue.get()
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= self._max_batch or self._queue.empty():
+                return batch, False
+            item = self._queue.get_nowait()
+        return batch, True
+
+    async def _commit(self, batch: list[_Write]) -> None:
+        live = [item for item in batch if item.future is None or not item.future.done()]
+        if not live:
+            return
+        try:
+            results = await self._transaction(live)
+        except Exception as exc:
+            if len(live) == 1:
+                _settle(live[0], error=exc)
+                return
+            _log.info("group commit of %d writes failed (%r): retrying one by one", len(live), exc)
+            for item in live:
+                await self._commit_alone(item)
+            return
+        for item, result in zip(live, results, strict=True):
+            _settle(item, result=result)
+
+    async def _commit_alone(self, item: _Write) -> None:
+        try:
+            (result,) = await self._transaction([item])
+        except Exception as exc:
+            _settle(item, error=exc)
+        else:
+            _settle(item, result=result)
+
+    async def _transaction(self, items: list[_Write]) -> list[Any]:
+        """Run ``items`` in order in one transaction; return their results once committed."""
+        async with self._sessions() as session, session.begin():
+            uow = SqlUnitOfWork(session)
+            return [await item.work(uow) for item in items]
+
+    def _fail_unanswered(self, batch: list[_Write]) -> None:
+        pending = list(batch)
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                pending.append(item)
+        for item in pending:
+            _settle(item, error=RuntimeError("the database writer stopped"))
+
+
+def _settle(item: _Write, *, result: Any = None, error: BaseException | None = None) -> None:
+    """Answer the caller, or log the failure of a write nobody waits for."""
+    if item.future is None:
+        if error is not None:
+            _log.error("a background write failed", exc_info=error)
+        return
+    if item.future.done():
+        return
+    with contextlib.suppress(asyncio.InvalidStateError):
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)

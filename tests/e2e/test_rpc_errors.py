@@ -1,0 +1,153 @@
+"""Malformed frames get the CALLERROR of the negotiated version and the socket stays usable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+
+from csms.bootstrap import Csms
+from tests.conftest import add_charger, ws_url
+
+BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+BOOT201 = '[2,"boot","BootNotification",{"chargingStation":{"vendorName":"V","model":"M"},"reason":"PowerUp"}]'
+
+
+async def _exchange(ws: Any, frame: str) -> list[Any]:
+    await ws.send(frame)
+    answer = await asyncio.wait_for(ws.recv(), 5)
+    return list(json.loads(answer))
+
+
+async def _open(csms: Csms, version: str) -> Any:
+    await add_charger(csms, "RAW")
+    ws = await websockets.connect(ws_url(csms, "RAW"), subprotocols=[f"ocpp{version}"])  # type: ignore[list-item]
+    boot = await _exchange(ws, BOOT16 if version == "1.6" else BOOT201)
+    assert boot[0] == 3 and boot[2]["status"] == "Accepted"
+    return ws
+
+
+CASES_16 = [
+    ("not json", "{oops", "-1", "FormationViolation"),
+    ("not an array", '{"a":1}', "-1", "FormationViolation"),
+    ("empty array", "[]", "-1", "FormationViolation"),
+    ("id not a string", '[2,5,"Heartbeat",{}]', "-1", "FormationViolation"),
+    ("id too long", '[2,"' + "x" * 37 + '","Heartbeat",{}]', "-1", "FormationViolation"),
+    ("wrong length", '[2,"a1","Heartbeat"]', "a1", "ProtocolError"),
+    ("unknown message type", '[7,"a2","Heartbeat",{}]', "a2", "NotSupported"),
+    ("payload not an object", '[2,"a3","Heartbeat",[]]', "a3", "FormationViolation"),
+    ("unknown action", '[2,"a4","FlyToMoon",{}]', "a4", "NotImplemented"),
+    ("CSMS-only action", '[2,"a5","RemoteStartTransaction",{"idTag":"x"}]', "a5", "NotSupported"),
+    ("missing field", '[2,"a6","Authorize",{}]', "a6", "OccurenceConstraintViolation"),
+    ("wrong type", '[2,"a7","Authorize",{"idTag":5}]', "a7", "TypeConstraintViolation"),
+    (
+        "too long",
+        '[2,"a8","Authorize",{"idTag":"' + "x" * 21 + '"}]',
+        "a8",
+        "PropertyConstraintViolation",
+    ),
+    ("extra field", '[2,"a9","Heartbeat",{"x":1}]', "a9", "FormationViolation"),
+    (
+        "bad enum",
+        '[2,"b1","StatusNotification",{"connectorId":1,"errorCode":"Error","status":"Available"}]',
+        "b1",
+        "PropertyConstraintViolation",
+    ),
+]
+
+CASES_201 = [
+    ("not json", "{oops", "-1", "RpcFrameworkError"),
+    ("not an array", '"text"', "-1", "RpcFrameworkError"),
+    ("id not a string", '[2,5,"Heartbeat",{}]', "-1", "RpcFrameworkError"),
+    ("wrong length", '[2,"a1","Heartbeat"]', "a1", "RpcFrameworkError"),
+    ("unknown message type", '[9,"a2","Heartbeat",{}]', "a2", "MessageTypeNotSupported"),
+    ("payload not an object", '[2,"a3","Heartbeat",5]', "a3", "FormatViolation"),
+    ("unknown action", '[2,"a4","FlyToMoon",{}]', "a4", "NotImplemented"),
+    ("CSMS-only action", '[2,"a5","ClearCache",{}]', "a5", "NotSupported"),
+    ("missing field", '[2,"a6","Authorize",{}]', "a6", "OccurrenceConstraintViolation"),
+    (
+        "wrong type",
+        '[2,"a7","Authorize",{"idToken":{"idToken":1,"type":"ISO14443"}}]',
+        "a7",
+        "TypeConstraintViolation",
+    ),
+    (
+        "bad enum",
+        '[2,"a8","Authorize",{"idToken":{"idToken":"x","type":"Bogus"}}]',
+        "a8",
+        "PropertyConstraintViolation",
+    ),
+    ("extra field", '[2,"a9","Heartbeat",{"x":1}]', "a9", "FormatViolation"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "frame", "expected_id", "code"), CASES_16, ids=[c[0] for c in CASES_16]
+)
+async def test_v16_malformed_frame_gets_callerror_and_socket_survives(
+    csms: Csms, case: str, frame: str, expected_id: str, code: str
+) -> None:
+    """OCPP-J 1.6 §4.2.3: each malformed frame gets its 1.6 error code; Heartbeat still works."""
+    ws = await _open(csms, "1.6")
+    try:
+        answer = await _exchange(ws, frame)
+        assert answer[:3] == [4, expected_id, code]
+        assert isinstance(answer[3], str) and len(answer[3]) <= 255 and answer[4] == {}
+        assert frame not in answer[3]
+        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        assert follow[0] == 3 and follow[1] == "hb"
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("case", "frame", "expected_id", "code"), CASES_201, ids=[c[0] for c in CASES_201]
+)
+async def test_v201_malformed_frame_gets_callerror_and_socket_survives(
+    csms: Csms, case: str, frame: str, expected_id: str, code: str
+) -> None:
+    """OCPP 2.0.1 Part 4 §4.2.3/4.4: each malformed frame gets its 2.0.1 error code."""
+    ws = await _open(csms, "2.0.1")
+    try:
+        answer = await _exchange(ws, frame)
+        assert answer[:3] == [4, expected_id, code]
+        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        assert follow[0] == 3 and follow[1] == "hb"
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_messages_before_accepted_boot_get_security_error(csms: Csms, version: str) -> None:
+    """TC_B_30 / B01.FR.10: before an Accepted boot, any other CALL gets SecurityError."""
+    await add_charger(csms, "FRESH")
+    async with websockets.connect(ws_url(csms, "FRESH"), subprotocols=[f"ocpp{version}"]) as ws:  # type: ignore[list-item]
+        answer = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        assert answer[:3] == [4, "hb", "SecurityError"]
+        boot = await _exchange(ws, BOOT16 if version == "1.6" else BOOT201)
+        assert boot[2]["status"] == "Accepted"
+        assert (await _exchange(ws, '[2,"hb2","Heartbeat",{}]'))[0] == 3
+
+
+async def test_oversized_frame_is_refused(csms: Csms) -> None:
+    """A frame over [ocpp] max_frame_bytes closes the socket with 1009 (message too big)."""
+    ws = await _open(csms, "1.6")
+    big = '[2,"big","DataTransfer",{"vendorId":"x","data":"' + "a" * 70000 + '"}]'
+    await ws.send(big)
+    with pytest.raises(websockets.exceptions.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1009
+
+
+async def test_unknown_answer_id_is_dropped_without_reply(csms: Csms) -> None:
+    """A CALLRESULT for a call we never made is logged and dropped; the socket stays usable."""
+    ws = await _open(csms, "1.6")
+    try:
+        await ws.send('[3,"never-sent",{}]')
+        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        assert follow[:2] == [3, "hb"]
+    finally:
+        await ws.close()
