@@ -1,0 +1,61 @@
+"""Config: TOML + CSMS_* environment overrides into frozen dataclasses; bad keys fail by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from csms.config import ConfigError, load_config
+
+
+def test_defaults_without_file() -> None:
+    """No file and no environment gives the documented defaults."""
+    config = load_config(None, env={})
+    assert (config.ocpp.port, config.api.port) == (9000, 8000)
+    assert config.storage.url == "sqlite+aiosqlite:///./data/csms.db"
+    assert config.authorization.unknown_tokens == "reject"
+
+
+def test_file_then_environment_precedence(tmp_path: Path) -> None:
+    """Environment variables override the file, which overrides defaults."""
+    path = tmp_path / "c.toml"
+    path.write_text("[ocpp]\nport = 9100\nauto_register = true\n[tariff]\nprice_per_kwh = 1\n")
+    config = load_config(path, env={"CSMS_OCPP_PORT": "9200", "CSMS_OCPP_AUTO_REGISTER": "false"})
+    assert config.ocpp.port == 9200 and config.ocpp.auto_register is False
+    assert config.tariff.price_per_kwh == 1.0
+
+
+def test_csms_config_env_names_the_file(tmp_path: Path) -> None:
+    """CSMS_CONFIG points at the file when no path is given."""
+    path = tmp_path / "c.toml"
+    path.write_text("[api]\nport = 8100\n")
+    assert load_config(None, env={"CSMS_CONFIG": str(path)}).api.port == 8100
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[ocpp]\nprot = 1\n", {}, "[ocpp] prot"),
+        ("[nope]\n", {}, "nope"),
+        ('[ocpp]\nport = "x"\n', {}, "[ocpp] port"),
+        ("", {"CSMS_OCPP_PROT": "1"}, "CSMS_OCPP_PROT"),
+        ("", {"CSMS_OCPP_PORT": "abc"}, "CSMS_OCPP_PORT"),
+        ('[authorization]\nunknown_tokens = "maybe"\n', {}, "unknown_tokens"),
+    ],
+)
+def test_bad_keys_and_values_fail_naming_them(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    """An unknown key or a wrongly typed value stops start-up with the key in the message."""
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(path, env=env)
+
+
+def test_example_config_toml_loads() -> None:
+    """The documented config.toml at the repo root is valid."""
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "config.toml", env={})
+    assert config.ocpp.port == 9000

@@ -1,0 +1,108 @@
+"""Session use cases on the in-memory storage with a fake command bus and a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from csms.domain.authorization import AuthorizationPolicy
+from csms.domain.commands import Command, CommandResult, CommandStatus
+from csms.domain.errors import ConnectorOccupied, NotAuthorized
+from csms.domain.model import Charger, IdToken, Protocol, SessionStatus
+from csms.domain.sessions import SessionService
+from csms.domain.tariffs import Tariff
+from csms.domain.transactions import StartTransaction, TransactionService
+from csms.eventbus import InMemoryEventBus
+from csms.storage.memory import MemoryDatabase
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class Ids:
+    def __init__(self) -> None:
+        self._n = count(1)
+
+    def new_id(self) -> str:
+        return f"s{next(self._n)}"
+
+
+class FakeBus:
+    def __init__(self, status: CommandStatus = CommandStatus.ACCEPTED) -> None:
+        self.status = status
+        self.sent: list[tuple[str, Command]] = []
+
+    def is_connected(self, charger_id: str) -> bool:
+        return True
+
+    async def send(self, charger_id: str, command: Command) -> CommandResult:
+        self.sent.append((charger_id, command))
+        return CommandResult(self.status)
+
+
+@pytest.fixture
+async def world() -> tuple[MemoryDatabase, FakeBus, FakeClock, SessionService, TransactionService]:
+    db, bus, clock, ids, events = (
+        MemoryDatabase(),
+        FakeBus(),
+        FakeClock(),
+        Ids(),
+        InMemoryEventBus(),
+    )
+    policy = AuthorizationPolicy()
+    await db.uow.chargers.add(Charger("CP1", protocol=Protocol.V16))
+    await db.uow.tokens.add(IdToken("T1"))
+    sessions = SessionService(db, bus, events, clock, ids, policy, plugin_timeout=120)
+    txs = TransactionService(db, events, clock, ids, Tariff(), policy, plugin_timeout=120)
+    return db, bus, clock, sessions, txs
+
+
+async def test_timeout_and_offline_answers_end_start_failed(world: tuple) -> None:
+    """A remote start the charger does not answer (timeout) ends start_failed with the reason."""
+    _, bus, _, sessions, _ = world
+    bus.status = CommandStatus.TIMEOUT
+    outcome = await sessions.start_session("CP1", "T1", connector_id=1)
+    assert outcome.session.status is SessionStatus.START_FAILED
+    assert outcome.session.failure_reason == "timeout"
+
+
+async def test_unknown_token_is_refused_before_asking_the_charger(world: tuple) -> None:
+    """start_session checks the id token first; nothing is sent for an unknown token."""
+    _, bus, _, sessions, _ = world
+    with pytest.raises(NotAuthorized):
+        await sessions.start_session("CP1", "NOBODY")
+    assert bus.sent == []
+
+
+async def test_occupied_connector_is_refused(world: tuple) -> None:
+    """A connector with a started session cannot take a second remote start."""
+    _, _, clock, sessions, txs = world
+    await txs.start_v16(StartTransaction("CP1", 1, "T1", 0, clock.now()))
+    with pytest.raises(ConnectorOccupied):
+        await sessions.start_session("CP1", "T1", connector_id=1)
+
+
+async def test_pending_session_expires_after_plugin_timeout(world: tuple) -> None:
+    """expire_pending cancels pending sessions older than the plug-in timeout, not younger ones."""
+    _, _, clock, sessions, _ = world
+    outcome = await sessions.start_session("CP1", "T1", connector_id=2)
+    assert await sessions.expire_pending(clock.now() + timedelta(seconds=119)) == []
+    (cancelled,) = await sessions.expire_pending(clock.now() + timedelta(seconds=121))
+    assert cancelled.id == outcome.session.id and cancelled.status is SessionStatus.CANCELLED
+
+
+async def test_late_start_after_timeout_is_a_new_local_session(world: tuple) -> None:
+    """A StartTransaction after the plug-in timeout does not join the stale pending session."""
+    _, _, clock, sessions, txs = world
+    outcome = await sessions.start_session("CP1", "T1", connector_id=1)
+    clock.at += timedelta(seconds=200)
+    await txs.start_v16(StartTransaction("CP1", 1, "T1", 0, clock.now()))
+    found = await sessions.list(charger_id="CP1")
+    assert {s.id for s in found if s.status is SessionStatus.STARTED} != {outcome.session.id}
