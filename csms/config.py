@@ -108,7 +108,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     for name in env:
         if name.startswith("CSMS_") and name != "CSMS_CONFIG":
             section, _, key = name[5:].lower().partition("_")
-            if section not in sections or key not in _keys(type(sections[section])):
+            # CSMS_<SECTION>_<KEY> with a known section but an unknown key is a typo: fail.
+            if section in sections and key not in _keys(type(sections[section])):
                 raise ConfigError(f"unknown config environment variable {name}")
     return Config(**sections)
 

@@ -26,6 +26,11 @@ def test_file_then_environment_precedence(tmp_path: Path) -> None:
     assert config.tariff.price_per_kwh == 1.0
 
 
+def test_unrelated_csms_variables_are_ignored() -> None:
+    """A CSMS_* variable whose middle part is not a config section (e.g. a test switch) is ignored."""
+    assert load_config(None, env={"CSMS_REQUIRE_POSTGRES": "1"}).ocpp.port == 9000
+
+
 def test_csms_config_env_names_the_file(tmp_path: Path) -> None:
     """CSMS_CONFIG points at the file when no path is given."""
     path = tmp_path / "c.toml"
