@@ -16,8 +16,10 @@ import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as Cp16
 from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as Cp201
 from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
 from websockets.asyncio.client import ClientConnection
 
 
@@ -47,16 +49,12 @@ class Charger16(Cp16, _Recorder):  # type: ignore[misc]
     @on("RemoteStartTransaction")
     async def _remote_start(self, id_tag: str, **kw: Any) -> Any:
         self.received.put_nowait(("RemoteStartTransaction", {"id_tag": id_tag, **kw}))
-        from ocpp.v16 import call_result
-
-        return call_result.RemoteStartTransaction(status=self.remote_start_answer)
+        return result16.RemoteStartTransaction(status=self.remote_start_answer)
 
     @on("RemoteStopTransaction")
     async def _remote_stop(self, transaction_id: int, **kw: Any) -> Any:
         self.received.put_nowait(("RemoteStopTransaction", {"transaction_id": transaction_id}))
-        from ocpp.v16 import call_result
-
-        return call_result.RemoteStopTransaction(status=self.remote_stop_answer)
+        return result16.RemoteStopTransaction(status=self.remote_stop_answer)
 
     async def boot(self) -> Any:
         return await self.call(
@@ -109,16 +107,12 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
     async def _remote_start(self, id_token: dict[str, Any], remote_start_id: int, **kw: Any) -> Any:
         payload = {"id_token": id_token, "remote_start_id": remote_start_id, **kw}
         self.received.put_nowait(("RequestStartTransaction", payload))
-        from ocpp.v201 import call_result
-
-        return call_result.RequestStartTransaction(status=self.remote_start_answer)
+        return result201.RequestStartTransaction(status=self.remote_start_answer)
 
     @on("RequestStopTransaction")
     async def _remote_stop(self, transaction_id: str, **kw: Any) -> Any:
         self.received.put_nowait(("RequestStopTransaction", {"transaction_id": transaction_id}))
-        from ocpp.v201 import call_result
-
-        return call_result.RequestStopTransaction(status=self.remote_stop_answer)
+        return result201.RequestStopTransaction(status=self.remote_stop_answer)
 
     async def boot(self) -> Any:
         return await self.call(

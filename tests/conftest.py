@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from csms.bootstrap import Csms, start_csms
 from csms.config import Config, OcppConfig, SessionsConfig, StorageConfig
 from csms.domain.credentials import hash_password
+from csms.domain.events import DomainEvent
 from csms.domain.model import Charger, IdToken, RegistrationStatus, TokenStatus
 
 MakeCsms = Callable[..., Awaitable[Csms]]
@@ -78,3 +80,12 @@ async def add_token(
 ) -> None:
     token = IdToken(tag, status=status, **extra)
     await csms.services.db.write(lambda uow: uow.tokens.add(token))
+
+
+async def wait_event(queue: asyncio.Queue[DomainEvent], name: str) -> DomainEvent:
+    """The next event called ``name`` from a bus queue, waiting at most 5 seconds."""
+    async with asyncio.timeout(5):
+        while True:
+            event = await queue.get()
+            if event.name == name:
+                return event

@@ -125,6 +125,7 @@ class TransactionService:
                 status = TokenStatus(replay.auth_status or TokenStatus.INVALID.value)
                 return StartAnswer(int(replay.transaction_id), Authorization(status))
             session = await self._claim_pending(uow, msg.charger_id, msg.id_tag, msg.connector_id)
+            claimed = session is not None
             if session is not None:
                 auth = Authorization(TokenStatus.ACCEPTED)
             else:
@@ -139,7 +140,7 @@ class TransactionService:
             session.session_start = msg.timestamp
             session.meter_start_wh = float(msg.meter_start)
             session.updated_at = now
-            await self._store(uow, session)
+            await (uow.sessions.save if claimed else uow.sessions.add)(session)
             out.events.append((ev.SESSION_STARTED, session))
             return StartAnswer(int(session.transaction_id), auth)
 
@@ -326,12 +327,6 @@ class TransactionService:
             updated_at=now,
             requested_by="charger",
         )
-
-    async def _store(self, uow: UnitOfWork, session: Session) -> None:
-        if await uow.sessions.get(session.id) is None:
-            await uow.sessions.add(session)
-        else:
-            await uow.sessions.save(session)
 
     def _end(self, session: Session, ended_at: datetime, reason: str, now: datetime) -> None:
         recompute_energy(session)

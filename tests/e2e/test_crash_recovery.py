@@ -8,14 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.chargers import connected, now_iso
-
-Launch = Callable[[], "asyncio.Future[asyncio.subprocess.Process]"]
 
 
 def _free_port() -> int:

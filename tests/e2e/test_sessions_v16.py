@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from ocpp.v16 import call
 
 from csms.bootstrap import Csms
@@ -11,17 +9,7 @@ from csms.domain import events as ev
 from csms.domain.commands import CommandStatus
 from csms.domain.model import SessionStatus, TokenStatus
 from tests.chargers import Charger16, connected, now_iso
-from tests.conftest import MakeCsms, add_charger, add_token, ws_url
-
-
-async def _wait_event(
-    queue: asyncio.Queue[ev.DomainEvent], name: str, timeout: float = 5.0
-) -> ev.DomainEvent:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await queue.get()
-            if event.name == name:
-                return event
+from tests.conftest import MakeCsms, add_charger, add_token, wait_event, ws_url
 
 
 async def test_local_session_recorded_with_exact_kwh(csms: Csms) -> None:
@@ -148,7 +136,7 @@ async def test_remote_start_then_charger_start_is_correlated(csms: Csms) -> None
         auth = await cp.call(call.Authorize(id_tag="APP"))
         assert auth.id_tag_info["status"] == "Accepted"
         tx = (await cp.start_tx("APP", 2_000)).transaction_id
-        started = await _wait_event(events, ev.SESSION_STARTED)
+        started = await wait_event(events, ev.SESSION_STARTED)
         assert started.subject == outcome.session.id
         stop = await csms.services.sessions.stop_session(outcome.session.id)
         assert stop.status is CommandStatus.ACCEPTED
@@ -183,7 +171,7 @@ async def test_remote_stop_rejected_is_reported(csms: Csms) -> None:
         cp.remote_stop_answer = "Rejected"
         result = await csms.services.sessions.stop_session(session.id)
         assert result.status is CommandStatus.REJECTED
-        await _wait_event(events, ev.SESSION_STOP_FAILED)
+        await wait_event(events, ev.SESSION_STOP_FAILED)
 
 
 async def test_remote_start_nobody_plugs_in_ends_cancelled(make_csms: MakeCsms) -> None:
@@ -194,7 +182,7 @@ async def test_remote_start_nobody_plugs_in_ends_cancelled(make_csms: MakeCsms) 
     events = csms.services.events.queue()
     async with connected(ws_url(csms, "CP1"), "CP1"):
         outcome = await csms.services.sessions.start_session("CP1", "APP", connector_id=1)
-        cancelled = await _wait_event(events, ev.SESSION_CANCELLED)
+        cancelled = await wait_event(events, ev.SESSION_CANCELLED)
     assert cancelled.subject == outcome.session.id
     session = await csms.services.sessions.get(outcome.session.id)
     assert session.status is SessionStatus.CANCELLED

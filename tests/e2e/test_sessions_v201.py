@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from ocpp.v201 import call
 
 from csms.bootstrap import Csms
@@ -11,19 +9,9 @@ from csms.domain import events as ev
 from csms.domain.commands import CommandStatus
 from csms.domain.model import SessionStatus
 from tests.chargers import Charger201, connected
-from tests.conftest import MakeCsms, add_charger, add_token, ws_url
+from tests.conftest import MakeCsms, add_charger, add_token, wait_event, ws_url
 
 RFID = {"id_token": "RF1", "type": "ISO14443"}
-
-
-async def _wait_event(
-    queue: asyncio.Queue[ev.DomainEvent], name: str, timeout: float = 5.0
-) -> ev.DomainEvent:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await queue.get()
-            if event.name == name:
-                return event
 
 
 async def _charger(csms: Csms, charger_id: str = "CS1") -> None:
@@ -225,7 +213,7 @@ async def test_remote_start_correlated_by_remote_start_id(csms: Csms) -> None:
             evse={"id": 1},
         )
         assert started.id_token_info["status"] == "Accepted"
-        assert (await _wait_event(events, ev.SESSION_STARTED)).subject == outcome.session.id
+        assert (await wait_event(events, ev.SESSION_STARTED)).subject == outcome.session.id
         result = await csms.services.sessions.stop_session(outcome.session.id)
         assert result.status is CommandStatus.ACCEPTED
         assert (await cp.next_request("RequestStopTransaction")) == {"transaction_id": "rs-1"}
@@ -259,7 +247,7 @@ async def test_remote_start_nobody_plugs_in_ends_cancelled(make_csms: MakeCsms) 
     events = csms.services.events.queue()
     async with connected(ws_url(csms, "CS1"), "CS1", version="2.0.1"):
         outcome = await csms.services.sessions.start_session("CS1", "RF1", evse_id=1)
-        cancelled = await _wait_event(events, ev.SESSION_CANCELLED)
+        cancelled = await wait_event(events, ev.SESSION_CANCELLED)
     assert cancelled.subject == outcome.session.id
 
 

@@ -16,11 +16,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from csms.storage.sql import SqlDatabase, create_engine, migrate
 
 _REQUIRE_ENV = ("CI", "CSMS_REQUIRE_POSTGRES")
 _database_numbers = itertools.count(1)
@@ -112,3 +114,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database(f"csms_test_{next(_database_numbers)}")
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[SqlDatabase]:
+    """A migrated, started SqlDatabase on ``database_url``; closed afterwards."""
+    await migrate(database_url)
+    db = SqlDatabase(create_engine(database_url))
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.close()

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
-
-import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from csms.domain.model import (
     Charger,
@@ -27,22 +19,10 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import UnitOfWork
-from csms.storage.sql import SqlDatabase, async_url, create_engine, migrate, migrate_sync
-from csms.storage.sql.tables import Base
+from csms.storage.sql import SqlDatabase, create_engine, migrate
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 ENERGY = "Energy.Active.Import.Register"
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[SqlDatabase]:
-    await migrate(database_url)
-    db = SqlDatabase(create_engine(database_url))
-    await db.start()
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 def _session(session_id: str, **fields: object) -> Session:
@@ -67,55 +47,6 @@ async def _add_sessions(db: SqlDatabase, *sessions: Session) -> None:
 
 def _ids(sessions: list[Session]) -> list[str]:
     return [s.id for s in sessions]
-
-
-def test_async_url_rewrites_plain_schemes_to_async_drivers() -> None:
-    """Plain sqlite and postgresql URLs get the aiosqlite and asyncpg drivers."""
-    assert async_url("sqlite:///./data/csms.db").drivername == "sqlite+aiosqlite"
-    assert async_url("postgresql://u:p@h/db").drivername == "postgresql+asyncpg"
-    assert async_url("postgresql+asyncpg://h/db").drivername == "postgresql+asyncpg"
-
-
-async def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
-    """A SQLite engine creates the file's folder and sets WAL, NORMAL, busy timeout and FKs."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'csms.db'}")
-    try:
-        async with engine.connect() as conn:
-            pragmas = [
-                (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
-                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
-            ]
-    finally:
-        await engine.dispose()
-    assert (tmp_path / "nested" / "dir").is_dir()
-    assert pragmas == ["wal", 1, 5000, 1]
-
-
-async def test_migration_matches_tables(database_url: str) -> None:
-    """Migrating to head builds exactly the schema declared in tables.py, and can run twice."""
-    await migrate(database_url)
-    await migrate(database_url)
-    engine = create_engine(database_url)
-
-    def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
-
-    try:
-        async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
-    finally:
-        await engine.dispose()
-
-
-async def test_migrate_sync_works_inside_a_running_loop(database_url: str) -> None:
-    """migrate_sync can be called from a coroutine without clashing with the running loop."""
-    migrate_sync(database_url)
-    db = SqlDatabase(create_engine(database_url))
-    try:
-        assert await db.read(lambda uow: uow.chargers.list()) == []
-    finally:
-        await db.close()
 
 
 async def test_charger_round_trip_keeps_aware_utc_datetimes(database: SqlDatabase) -> None:
@@ -424,66 +355,3 @@ async def test_tokens_round_trip(database: SqlDatabase) -> None:
     await database.write(lambda uow: uow.tokens.save(blocked))
     assert await database.read(lambda uow: uow.tokens.list()) == [IdToken("A"), blocked]
     assert await database.read(lambda uow: uow.tokens.get("C")) is None
-
-
-async def test_concurrent_writes_are_group_committed(database: SqlDatabase) -> None:
-    """Fifty concurrent writes all commit, several of them in a shared transaction."""
-    units: list[UnitOfWork] = []
-
-    async def add(uow: UnitOfWork, n: int) -> int:
-        units.append(uow)
-        await uow.tokens.add(IdToken(f"T{n:02}"))
-        return n
-
-    results = await asyncio.gather(
-        *[database.write(lambda uow, n=n: add(uow, n)) for n in range(50)]
-    )
-    assert results == list(range(50))
-    tokens = await database.read(lambda uow: uow.tokens.list())
-    assert [t.id_token for t in tokens] == [f"T{n:02}" for n in range(50)]
-    assert len({id(uow) for uow in units}) < 50
-
-
-async def test_one_failing_write_fails_only_its_caller(database: SqlDatabase) -> None:
-    """In a batch, a failing work item fails its caller; the others commit."""
-
-    async def add(uow: UnitOfWork, n: int) -> int:
-        await uow.tokens.add(IdToken(f"T{n}"))
-        if n == 3:
-            raise ValueError("boom")
-        return n
-
-    results = await asyncio.gather(
-        *[database.write(lambda uow, n=n: add(uow, n)) for n in range(10)],
-        return_exceptions=True,
-    )
-    assert isinstance(results[3], ValueError)
-    assert [r for i, r in enumerate(results) if i != 3] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
-    tokens = await database.read(lambda uow: uow.tokens.list())
-    assert sorted(t.id_token for t in tokens) == [f"T{n}" for n in range(10) if n != 3]
-
-
-async def test_write_soon_is_committed_in_order(database: SqlDatabase) -> None:
-    """A write_soon lands before a later write returns; its failure is only logged."""
-
-    async def fail(uow: UnitOfWork) -> None:
-        raise RuntimeError("lost")
-
-    database.write_soon(fail)
-    database.write_soon(lambda uow: uow.tokens.add(IdToken("soon")))
-    await database.write(lambda uow: uow.tokens.add(IdToken("later")))
-    tokens = await database.read(lambda uow: uow.tokens.list())
-    assert [t.id_token for t in tokens] == ["later", "soon"]
-
-
-async def test_writer_survives_database_errors(database_url: str) -> None:
-    """A write failing in the database fails its caller; the writer keeps serving."""
-    db = SqlDatabase(create_engine(database_url))
-    try:
-        with pytest.raises(DBAPIError):
-            await db.write(lambda uow: uow.tokens.add(IdToken("A")))
-        await migrate(database_url)
-        await db.write(lambda uow: uow.tokens.add(IdToken("A")))
-        assert await db.read(lambda uow: uow.tokens.get("A")) == IdToken("A")
-    finally:
-        await db.close()
