@@ -1,16 +1,44 @@
-"""create_app(services) -> the Starlette app. For now: health and readiness."""
+"""create_app(services) -> the Starlette app: health, OpenAPI, docs, and each façade."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from api import rest
+from api.openapi import SecurityScheme, build_document, docs_html
+from api.rest.framework import SECURITY, ApiError, error_response
 
-def create_app(services: Any) -> Starlette:
+if TYPE_CHECKING:
+    from csms.bootstrap import Services
+
+DESCRIPTION = (
+    "OCPP central system: start, stop and read charging sessions over HTTP. "
+    "The native REST API answers with {ok, message, result}; authenticate with "
+    "`Authorization: Bearer <API key>` (create keys with `csms api-keys create`)."
+)
+
+
+def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
+    return build_document(
+        [e.operation for e in rest.ENDPOINTS],
+        title="CSMS HTTP API",
+        version=version,
+        description=DESCRIPTION,
+        security=[
+            SecurityScheme(SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "csk_"})
+        ],
+    )
+
+
+def create_app(services: Services) -> Starlette:
+    document = openapi_document()
+    page = docs_html(document)
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "message": "alive", "result": None})
 
@@ -31,4 +59,24 @@ def create_app(services: Any) -> Starlette:
             {"ok": True, "message": "ready", "result": {"chargers_connected": connected}}
         )
 
-    return Starlette(routes=[Route("/health", health), Route("/ready", ready)])
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    async def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(page)
+
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(ApiError(404, f"no such endpoint: {request.url.path}", "not_found"))
+
+    async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        text = f"method {request.method} not allowed on {request.url.path}"
+        return error_response(ApiError(405, text, "method_not_allowed"))
+
+    routes = [
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/openapi.json", openapi),
+        Route("/docs", docs),
+        *(e.route(services) for e in rest.ENDPOINTS),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})

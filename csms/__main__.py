@@ -79,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     tadd.set_defaults(handler=_tokens_add)
     tokens.add_parser("list", help="list id tokens").set_defaults(handler=_tokens_list)
 
+    keys = sub.add_parser("api-keys", help="manage HTTP API keys").add_subparsers(required=True)
+    kcreate = keys.add_parser("create", help="create an API key (printed once, stored hashed)")
+    kcreate.add_argument("--name", required=True, help="who the key is for")
+    kcreate.add_argument(
+        "--scope",
+        action="append",
+        choices=["operator", "sessions"],
+        help="operator: everything; sessions: only /v1/sessions (repeatable; default operator)",
+    )
+    kcreate.set_defaults(handler=_api_keys_create)
+    keys.add_parser("list", help="list API keys").set_defaults(handler=_api_keys_list)
+    krevoke = keys.add_parser("revoke", help="revoke an API key by its id")
+    krevoke.add_argument("key_id")
+    krevoke.set_defaults(handler=_api_keys_revoke)
+
     sessions = sub.add_parser("sessions", help="inspect sessions").add_subparsers(required=True)
     slist = sessions.add_parser("list", help="list recent sessions")
     slist.add_argument("--status")
@@ -199,6 +214,53 @@ async def _tokens_list(config: Config, args: argparse.Namespace) -> int:
         for t in await db.read(lambda uow: uow.tokens.list()):
             expiry = t.expires_at.isoformat() if t.expires_at else "-"
             print(f"{t.id_token:<24} {t.type:<10} {t.status:<9} {expiry:<25} {t.group_id or '-'}")
+        return 0
+
+    return await _with_db(config, work)
+
+
+def _operators(db: Any) -> Any:
+    from csms.bootstrap import SystemClock
+    from csms.domain.operators import OperatorService
+
+    return OperatorService(db, SystemClock())
+
+
+async def _api_keys_create(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.model import ApiScope
+
+    scopes = [ApiScope(s) for s in (args.scope or ["operator"])]
+
+    async def work(db: Any) -> int:
+        created = await _operators(db).create_api_key(args.name, scopes)
+        print(f"API key {created.key.id} for {args.name} ({', '.join(created.key.scopes)})")
+        print(f"key: {created.secret}   (shown once; stored hashed)")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _api_keys_list(config: Config, args: argparse.Namespace) -> int:
+    async def work(db: Any) -> int:
+        print(f"{'id':<14} {'name':<24} {'scopes':<20} {'created':<27} revoked")
+        for k in await _operators(db).api_keys():
+            revoked = k.revoked_at.isoformat() if k.revoked_at else "-"
+            scopes = ",".join(k.scopes)
+            print(f"{k.id:<14} {k.name:<24} {scopes:<20} {k.created_at.isoformat():<27} {revoked}")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _api_keys_revoke(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.errors import InvalidInput
+
+    async def work(db: Any) -> int:
+        try:
+            await _operators(db).revoke_api_key(args.key_id)
+        except InvalidInput as exc:
+            raise CliError(str(exc)) from None
+        print(f"revoked API key {args.key_id}")
         return 0
 
     return await _with_db(config, work)

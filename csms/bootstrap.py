@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import uvicorn
+
+from api.app import create_app
 from csms.config import Config
 from csms.domain.authorization import AuthorizationPolicy
 from csms.domain.chargers import ChargerPolicy, ChargerService
+from csms.domain.operators import OperatorService
 from csms.domain.ports import Database
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
@@ -50,6 +56,7 @@ class Services:
     chargers: ChargerService
     sessions: SessionService
     transactions: TransactionService
+    operators: OperatorService
     clock: SystemClock = field(default_factory=SystemClock)
 
 
@@ -85,8 +92,31 @@ def build_services(config: Config, db: SqlDatabase) -> Services:
         chargers=ChargerService(database, events, clock, policy, auth),
         sessions=SessionService(database, bus, events, clock, ids, auth, timeout),
         transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
+        operators=OperatorService(database, clock),
         clock=clock,
     )
+
+
+class HttpServer:
+    """uvicorn serving the API app on a socket we bind ourselves (so port 0 works)."""
+
+    def __init__(self, app: Any, host: str, port: int, log_level: str) -> None:
+        self._sock = socket.create_server((host, port), reuse_port=False)
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        # Our event loop owns SIGINT/SIGTERM (see __main__); uvicorn must not take them over.
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]), name="http")
+
+    async def close(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._sock.close()
 
 
 class Csms:
@@ -105,13 +135,18 @@ class Csms:
         )
         gateway = GatewayServices(services.chargers, services.transactions)
         self.ocpp = OcppServer(settings, gateway, services.registry)
+        api = services.config.api
+        level = services.config.logging.level.lower()
+        self.http = HttpServer(create_app(services), api.host, api.port, level)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.services.db.write(lambda uow: uow.chargers.mark_all_offline())
         await self.ocpp.start()
+        self.http.start()
         self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire-pending"))
         log.info("OCPP server listening on port %s", self.ocpp.port)
+        log.info("HTTP API listening on port %s", self.http.port)
 
     async def _expire_loop(self) -> None:
         interval = self.services.config.sessions.expiry_check_interval
@@ -127,6 +162,7 @@ class Csms:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.http.close()
         await self.ocpp.close()
         await self.services.db.close()
 

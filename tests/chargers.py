@@ -63,6 +63,19 @@ class Charger16(Cp16, _Recorder):  # type: ignore[misc]
             )
         )
 
+    async def authorize(self, id_tag: str) -> Any:
+        return await self.call(call16.Authorize(id_tag=id_tag))
+
+    async def status(self, connector: int, status: str, ts: str | None = None) -> Any:
+        return await self.call(
+            call16.StatusNotification(
+                connector_id=connector,
+                error_code="NoError",
+                status=status,
+                timestamp=ts or now_iso(),
+            )
+        )
+
     async def start_tx(
         self, id_tag: str, meter_start: int, connector: int = 1, ts: str | None = None
     ) -> Any:
@@ -102,17 +115,32 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
         super().__init__(charger_id, ws, response_timeout=5)
         self._init_recorder()
         self.seq = 0
+        # transactionId to put in the RequestStartTransaction answer (F01: cable plugged in first)
+        self.remote_start_transaction_id: str | None = None
 
     @on("RequestStartTransaction")
     async def _remote_start(self, id_token: dict[str, Any], remote_start_id: int, **kw: Any) -> Any:
         payload = {"id_token": id_token, "remote_start_id": remote_start_id, **kw}
         self.received.put_nowait(("RequestStartTransaction", payload))
-        return result201.RequestStartTransaction(status=self.remote_start_answer)
+        return result201.RequestStartTransaction(
+            status=self.remote_start_answer, transaction_id=self.remote_start_transaction_id
+        )
 
     @on("RequestStopTransaction")
     async def _remote_stop(self, transaction_id: str, **kw: Any) -> Any:
         self.received.put_nowait(("RequestStopTransaction", {"transaction_id": transaction_id}))
         return result201.RequestStopTransaction(status=self.remote_stop_answer)
+
+    @on("GetBaseReport")
+    async def _get_base_report(self, request_id: int, report_base: str, **kw: Any) -> Any:
+        payload = {"request_id": request_id, "report_base": report_base}
+        self.received.put_nowait(("GetBaseReport", payload))
+        return result201.GetBaseReport(status="Accepted")
+
+    @on("TriggerMessage")
+    async def _trigger_message(self, requested_message: str, **kw: Any) -> Any:
+        self.received.put_nowait(("TriggerMessage", {"requested_message": requested_message, **kw}))
+        return result201.TriggerMessage(status="Accepted")
 
     async def boot(self) -> Any:
         return await self.call(
@@ -121,6 +149,37 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
                 reason="PowerUp",
             )
         )
+
+    async def authorize(self, id_token: dict[str, Any]) -> Any:
+        return await self.call(call201.Authorize(id_token=id_token))
+
+    async def status(
+        self, status: str, evse: int = 1, connector: int = 1, ts: str | None = None
+    ) -> Any:
+        return await self.call(
+            call201.StatusNotification(
+                timestamp=ts or now_iso(),
+                connector_status=status,
+                evse_id=evse,
+                connector_id=connector,
+            )
+        )
+
+    async def availability_event(
+        self, state: str, evse: int = 1, connector: int = 1, ts: str | None = None
+    ) -> Any:
+        """NotifyEvent form of a connector status (Connector.AvailabilityState, trigger Delta)."""
+        ts = ts or now_iso()
+        item = {
+            "event_id": 1,
+            "timestamp": ts,
+            "trigger": "Delta",
+            "actual_value": state,
+            "event_notification_type": "HardWiredNotification",
+            "component": {"name": "Connector", "evse": {"id": evse, "connector_id": connector}},
+            "variable": {"name": "AvailabilityState"},
+        }
+        return await self.call(call201.NotifyEvent(generated_at=ts, seq_no=0, event_data=[item]))
 
     async def tx_event(
         self,
@@ -138,6 +197,7 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
         charging_state: str | None = None,
         offline: bool | None = None,
         evse: dict[str, Any] | None = None,
+        meter_value: list[dict[str, Any]] | None = None,
     ) -> Any:
         if seq_no is None:
             seq_no = self.seq
@@ -153,6 +213,8 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
         if wh is not None:
             sample = {"value": wh, "context": context, "measurand": "Energy.Active.Import.Register"}
             meter = [{"timestamp": ts or now_iso(), "sampled_value": [sample]}]
+        if meter_value is not None:
+            meter = meter_value
         return await self.call(
             call201.TransactionEvent(
                 event_type=event_type,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from csms.bootstrap import Csms, start_csms
-from csms.config import Config, OcppConfig, SessionsConfig, StorageConfig
+from csms.config import ApiConfig, Config, OcppConfig, SessionsConfig, StorageConfig
 from csms.domain.credentials import hash_password
 from csms.domain.events import DomainEvent
 from csms.domain.model import Charger, IdToken, RegistrationStatus, TokenStatus
@@ -23,6 +23,7 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     """A config on a fresh SQLite file with the OCPP server on an ephemeral loopback port."""
     base = Config(
         ocpp=OcppConfig(host="127.0.0.1", port=0, call_timeout=5.0, ping_interval=0),
+        api=ApiConfig(host="127.0.0.1", port=0),
         storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"),
         sessions=SessionsConfig(plugin_timeout=120.0, expiry_check_interval=0.05),
     )
@@ -52,6 +53,10 @@ async def make_csms(tmp_path: Path) -> AsyncIterator[MakeCsms]:
 async def csms(make_csms: MakeCsms) -> Csms:
     """A running CSMS with the default test configuration."""
     return await make_csms()
+
+
+def http_url(csms: Csms) -> str:
+    return f"http://127.0.0.1:{csms.http.port}"
 
 
 def ws_url(csms: Csms, charger_id: str) -> str:

@@ -138,14 +138,11 @@ class ChargerService:
 
         async def _store(uow: UnitOfWork) -> bool:
             for known in await uow.chargers.connectors(state.charger_id):
-                same = (known.evse_id, known.connector_id) == (state.evse_id, state.connector_id)
-                if (
-                    same
-                    and known.timestamp
-                    and state.timestamp
-                    and known.timestamp > state.timestamp
-                ):
+                if (known.evse_id, known.connector_id) != (state.evse_id, state.connector_id):
+                    continue
+                if known.timestamp and state.timestamp and known.timestamp > state.timestamp:
                     return False
+                state.evse_ref = state.evse_ref or known.evse_ref  # set by the operator
             await uow.chargers.set_connector(state)
             return True
 

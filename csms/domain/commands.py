@@ -26,6 +26,7 @@ class CommandResult:
     payload: dict[str, Any] = field(default_factory=dict)
     error_code: str | None = None
     error_description: str | None = None
+    sent: bool = True  # False: refused before reaching the charger (bad payload, wrong state)
 
     @property
     def accepted(self) -> bool:

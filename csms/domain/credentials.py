@@ -1,4 +1,4 @@
-"""Salted password hashes for charger Basic auth (and later API keys).
+"""Credentials: salted password hashes for charger Basic auth, and HTTP API keys.
 
 PBKDF2-SHA256 from the standard library; the iteration count is stored with each hash so it
 can be raised later without invalidating stored credentials.
@@ -38,3 +38,35 @@ def verify_password(password: str, stored: str) -> bool:
 def new_password() -> str:
     """A random 24-character password: inside both 1.6 (<=40 hex-ish) and 2.0.1 (16-40) limits."""
     return secrets.token_urlsafe(18)
+
+
+API_KEY_PREFIX = "csk"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh API key as ``(key_id, secret, full_key)``; the full key is shown once.
+
+    The full key reads ``csk_<key id>_<secret>``. The key id finds the stored record; only a
+    SHA-256 of the 256-bit random secret is kept (a slow hash adds nothing at that entropy).
+    """
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, secret, f"{API_KEY_PREFIX}_{key_id}_{secret}"
+
+
+def split_api_key(key: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a presented key, or None when it is not one of ours."""
+    prefix, _, rest = key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != API_KEY_PREFIX or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+def hash_api_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def verify_api_secret(secret: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented secret with the stored hash."""
+    return hmac.compare_digest(hash_api_secret(secret), stored_hash)

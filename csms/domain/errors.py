@@ -25,11 +25,22 @@ class DomainError(Exception):
     code = "error"
 
 
+class _AboutOne(DomainError):
+    """Base for errors about one thing named by its id: the message says what is wrong."""
+
+    template = "{!r}"
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(self.template.format(subject))
+        self.subject = subject
+
+
 class NotFound(DomainError):
     code = "not_found"
 
 
-class ChargerNotFound(NotFound):
+class ChargerNotFound(_AboutOne, NotFound):
+    template = "no charger {!r}"
     code = "charger_not_found"
 
 
@@ -37,11 +48,13 @@ class ConnectorNotFound(NotFound):
     code = "connector_not_found"
 
 
-class SessionNotFound(NotFound):
+class SessionNotFound(_AboutOne, NotFound):
+    template = "no session {!r}"
     code = "session_not_found"
 
 
-class TokenNotFound(NotFound):
+class TokenNotFound(_AboutOne, NotFound):
+    template = "no id token {!r}"
     code = "token_not_found"
 
 
@@ -65,7 +78,8 @@ class ChargerUnavailable(DomainError):
     code = "charger_unavailable"
 
 
-class ChargerOffline(ChargerUnavailable):
+class ChargerOffline(_AboutOne, ChargerUnavailable):
+    template = "charger {!r} is not connected"
     code = "charger_offline"
 
 

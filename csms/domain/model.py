@@ -88,6 +88,7 @@ class IdToken:
     status: TokenStatus = TokenStatus.ACCEPTED
     expires_at: datetime | None = None
     group_id: str | None = None
+    user_id: str | None = None  # the backend's user this token belongs to (REST ``user``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,3 +184,27 @@ class FailedStop:
     reason: str
     received_at: datetime
     data: dict[str, object]
+
+
+class ApiScope(enum.StrEnum):
+    """What an API key may do: operators manage everything, session clients only sessions."""
+
+    OPERATOR = "operator"
+    SESSIONS = "sessions"
+
+
+@dataclass(slots=True)
+class ApiKey:
+    """An HTTP API key. Only a hash of its secret part is stored (see ``credentials.py``)."""
+
+    id: str
+    name: str
+    secret_hash: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def allows(self, scope: ApiScope) -> bool:
+        return self.revoked_at is None and (
+            scope.value in self.scopes or ApiScope.OPERATOR.value in self.scopes
+        )

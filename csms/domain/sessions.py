@@ -17,6 +17,7 @@ from csms.domain.commands import CommandResult, CommandStatus, RemoteStart, Remo
 from csms.domain.errors import (
     ChargerNotFound,
     ChargerOffline,
+    ConnectorNotFound,
     ConnectorOccupied,
     NotAuthorized,
     SessionNotActive,
@@ -25,6 +26,28 @@ from csms.domain.errors import (
 from csms.domain.events import DomainEvent
 from csms.domain.model import MeterSample, Protocol, Session, SessionStatus
 from csms.domain.ports import Clock, CommandBus, Database, EventBus, IdFactory, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorRef:
+    """Where to start: a charger and its EVSE / connector numbers."""
+
+    charger_id: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Our connector id: ``<charger>:<evse>:<connector>`` (``<charger>:<evse>`` if unknown)."""
+        return connector_key(self.charger_id, self.evse_id, self.connector_id)
+
+
+def connector_key(charger_id: str, evse_id: int | None, connector_id: int | None) -> str:
+    if evse_id is None:
+        return charger_id
+    if connector_id is None:
+        return f"{charger_id}:{evse_id}"
+    return f"{charger_id}:{evse_id}:{connector_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,52 @@ class SessionService:
         self._ids = ids
         self._auth = auth_policy
         self._plugin_timeout = plugin_timeout
+
+    async def resolve_connector(self, ref: str) -> ConnectorRef:
+        """An external EVSE ID (``DE*ABC*E1234*1``) or our ``<charger>:<evse>[:<connector>]``."""
+        state = await self._db.read(lambda uow: uow.chargers.connector_by_evse_ref(ref))
+        if state is not None:
+            return ConnectorRef(state.charger_id, state.evse_id, state.connector_id)
+        charger_id, numbers = ref, list[int]()
+        while ":" in charger_id and len(numbers) < 2:
+            head, _, tail = charger_id.rpartition(":")
+            if not tail.isdigit() or int(tail) <= 0:
+                break
+            charger_id, numbers = head, [int(tail), *numbers]
+        if not numbers:
+            raise ConnectorNotFound(f"unknown connector or EVSE ID {ref!r}")
+        if await self._db.read(lambda uow: uow.chargers.get(charger_id)) is None:
+            raise ConnectorNotFound(f"unknown connector {ref!r}: no charger {charger_id!r}")
+        return ConnectorRef(charger_id, numbers[0], numbers[1] if len(numbers) > 1 else None)
+
+    async def token_for_user(self, user: str) -> str:
+        """The id token to start with for ``user``: the token itself, or a user's live token."""
+
+        async def _find(uow: UnitOfWork) -> str:
+            if await uow.tokens.get(user) is not None:
+                return user
+            now = self._clock.now()
+            for token in await uow.tokens.for_user(user):
+                auth = await authorize_token(uow, self._auth, token.id_token, now)
+                if auth.accepted:
+                    return token.id_token
+            return user  # unknown: start_session decides (free-vend sites accept any tag)
+
+        return await self._db.read(_find)
+
+    async def start_at(
+        self, connector: str, user: str, *, requested_by: str = "api"
+    ) -> StartOutcome:
+        """Start a session from what a backend knows: a connector or EVSE ID, and a user."""
+        ref = await self.resolve_connector(connector)
+        id_token = await self.token_for_user(user)
+        return await self.start_session(
+            ref.charger_id,
+            id_token,
+            evse_id=ref.evse_id,
+            connector_id=ref.connector_id,
+            requested_by=requested_by,
+        )
 
     async def start_session(
         self,

@@ -53,14 +53,16 @@ class LocalCommandBus:
         except ConnectionError:
             return CommandResult(CommandStatus.OFFLINE, error_description="connection closed")
         except CallFailed as exc:
-            return _failed(exc.code, exc.description)
+            return _failed(exc.code, exc.description, sent=True)
         try:
             rpc.validate(conn.version, action, answer, response=True)
         except rpc.RpcError as exc:
             log.warning("charger %s sent an invalid %s answer: %s", charger_id, action, exc)
-            return _failed("InvalidResponse", exc.description)
+            return _failed("InvalidResponse", exc.description, sent=True)
         return adapter.decode(command, answer)  # type: ignore[no-any-return]
 
 
-def _failed(code: str, description: str) -> CommandResult:
-    return CommandResult(CommandStatus.FAILED, error_code=code, error_description=description)
+def _failed(code: str, description: str, *, sent: bool = False) -> CommandResult:
+    return CommandResult(
+        CommandStatus.FAILED, error_code=code, error_description=description, sent=sent
+    )

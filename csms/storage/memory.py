@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from csms.domain.model import (
+    ApiKey,
     Charger,
     ChargerEvent,
     ConnectorState,
@@ -55,6 +56,12 @@ class ChargerRepository:
 
     async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
         return [copy.copy(c) for k, c in sorted(self._connectors.items()) if k[0] == charger_id]
+
+    async def connector_by_evse_ref(self, evse_ref: str) -> ConnectorState | None:
+        for _, state in sorted(self._connectors.items()):
+            if state.evse_ref == evse_ref:
+                return copy.copy(state)
+        return None
 
     async def add_event(self, event: ChargerEvent) -> None:
         self._events.append(event)
@@ -214,12 +221,34 @@ class TokenRepository:
     async def list(self) -> builtins.list[IdToken]:
         return [copy.copy(t) for _, t in sorted(self._tokens.items())]
 
+    async def for_user(self, user_id: str) -> builtins.list[IdToken]:
+        return [t for t in await self.list() if t.user_id == user_id]
+
+
+class ApiKeyRepository:
+    def __init__(self) -> None:
+        self._keys: dict[str, ApiKey] = {}
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        found = self._keys.get(key_id)
+        return copy.deepcopy(found) if found else None
+
+    async def add(self, key: ApiKey) -> None:
+        self._keys[key.id] = copy.deepcopy(key)
+
+    async def save(self, key: ApiKey) -> None:
+        self._keys[key.id] = copy.deepcopy(key)
+
+    async def list(self) -> builtins.list[ApiKey]:
+        return [copy.deepcopy(k) for k in sorted(self._keys.values(), key=lambda k: k.created_at)]
+
 
 class MemoryUnitOfWork:
     def __init__(self) -> None:
         self.chargers = ChargerRepository()
         self.sessions = SessionRepository()
         self.tokens = TokenRepository()
+        self.api_keys = ApiKeyRepository()
 
 
 class MemoryDatabase:

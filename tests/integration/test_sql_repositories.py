@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 from csms.domain.model import (
+    ApiKey,
     Charger,
     ChargerEvent,
     ConnectorState,
@@ -355,3 +356,35 @@ async def test_tokens_round_trip(database: SqlDatabase) -> None:
     await database.write(lambda uow: uow.tokens.save(blocked))
     assert await database.read(lambda uow: uow.tokens.list()) == [IdToken("A"), blocked]
     assert await database.read(lambda uow: uow.tokens.get("C")) is None
+
+
+async def test_tokens_found_by_user(database: SqlDatabase) -> None:
+    """for_user lists the tokens of one backend user, by id."""
+    for token in (IdToken("B", user_id="u1"), IdToken("A", user_id="u1"), IdToken("C")):
+        await database.write(lambda uow, t=token: uow.tokens.add(t))  # type: ignore[misc]
+    found = await database.read(lambda uow: uow.tokens.for_user("u1"))
+    assert [t.id_token for t in found] == ["A", "B"]
+    assert await database.read(lambda uow: uow.tokens.for_user("u2")) == []
+
+
+async def test_connector_found_by_evse_ref(database: SqlDatabase) -> None:
+    """An external EVSE ID finds its connector; an unknown one finds nothing."""
+    state = ConnectorState("CP1", 2, 1, "Available", evse_ref="DE*ABC*E1*2")
+    await database.write(lambda uow: uow.chargers.set_connector(state))
+    assert await database.read(lambda uow: uow.chargers.connector_by_evse_ref("DE*ABC*E1*2")) == (
+        state
+    )
+    assert await database.read(lambda uow: uow.chargers.connector_by_evse_ref("X")) is None
+
+
+async def test_api_keys_round_trip(database: SqlDatabase) -> None:
+    """API keys keep their scopes list and revocation time; listed oldest first."""
+    first = ApiKey("k1", "app", "h1", ["sessions"], T0)
+    second = ApiKey("k2", "ops", "h2", ["operator", "sessions"], T0 + timedelta(seconds=1))
+    await database.write(lambda uow: uow.api_keys.add(second))
+    await database.write(lambda uow: uow.api_keys.add(first))
+    assert await database.read(lambda uow: uow.api_keys.get("k2")) == second
+    first.revoked_at = T0 + timedelta(hours=1)
+    await database.write(lambda uow: uow.api_keys.save(first))
+    assert await database.read(lambda uow: uow.api_keys.list()) == [first, second]
+    assert await database.read(lambda uow: uow.api_keys.get("k3")) is None

@@ -14,6 +14,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.model import (
+    ApiKey,
     Charger,
     ChargerEvent,
     ConnectorState,
@@ -26,12 +27,13 @@ from csms.storage.sql import tables
 from csms.storage.sql._dialect import upsert, values_of
 from csms.storage.sql.session_repository import SessionRepository
 
-__all__ = ["ChargerRepository", "SessionRepository", "TokenRepository"]
+__all__ = ["ApiKeyRepository", "ChargerRepository", "SessionRepository", "TokenRepository"]
 
 _chargers = tables.table_of(tables.ChargerRow)
 _connectors = tables.table_of(tables.ConnectorRow)
 _events = tables.table_of(tables.ChargerEventRow)
 _tokens = tables.table_of(tables.IdTokenRow)
+_api_keys = tables.table_of(tables.ApiKeyRow)
 
 
 class ChargerRepository:
@@ -67,6 +69,16 @@ class ChargerRepository:
             .order_by(row.evse_id, row.connector_id)
         )
         return [ConnectorState(**r._asdict()) for r in result]
+
+    async def connector_by_evse_ref(self, evse_ref: str) -> ConnectorState | None:
+        row = tables.ConnectorRow
+        result = await self._session.execute(
+            select(_connectors)
+            .where(row.evse_ref == evse_ref)
+            .order_by(row.charger_id, row.evse_id, row.connector_id)
+        )
+        found = result.first()
+        return ConnectorState(**found._asdict()) if found else None
 
     async def add_event(self, event: ChargerEvent) -> None:
         await self._session.execute(_events.insert().values(values_of(event)))
@@ -107,6 +119,34 @@ class TokenRepository:
     async def list(self) -> builtins.list[IdToken]:
         result = await self._session.execute(select(_tokens).order_by(tables.IdTokenRow.id_token))
         return [_token(row) for row in result]
+
+    async def for_user(self, user_id: str) -> builtins.list[IdToken]:
+        row = tables.IdTokenRow
+        result = await self._session.execute(
+            select(_tokens).where(row.user_id == user_id).order_by(row.id_token)
+        )
+        return [_token(r) for r in result]
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        result = await self._session.execute(select(_api_keys).where(tables.ApiKeyRow.id == key_id))
+        row = result.first()
+        return ApiKey(**row._asdict()) if row else None
+
+    async def add(self, key: ApiKey) -> None:
+        await self.save(key)
+
+    async def save(self, key: ApiKey) -> None:
+        await upsert(self._session, _api_keys, values_of(key), ["id"])
+
+    async def list(self) -> builtins.list[ApiKey]:
+        row = tables.ApiKeyRow
+        result = await self._session.execute(select(_api_keys).order_by(row.created_at, row.id))
+        return [ApiKey(**r._asdict()) for r in result]
 
 
 def _charger(row: Row[Any]) -> Charger:

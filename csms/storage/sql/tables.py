@@ -89,6 +89,7 @@ class ChargerRow(Base):
 
 class ConnectorRow(Base):
     __tablename__ = "connectors"
+    __table_args__ = (Index(None, "evse_ref"),)
 
     charger_id: Mapped[str] = mapped_column(String, primary_key=True)
     evse_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -206,6 +207,18 @@ class IdTokenRow(Base):
     status: Mapped[str]
     expires_at: Mapped[datetime | None]
     group_id: Mapped[str | None]
+    user_id: Mapped[str | None] = mapped_column(index=True)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str]
+    secret_hash: Mapped[str]
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class CounterRow(Base):

@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain import ports
 from csms.domain.ports import Work
-from csms.storage.sql.repositories import ChargerRepository, SessionRepository, TokenRepository
+from csms.storage.sql.repositories import (
+    ApiKeyRepository,
+    ChargerRepository,
+    SessionRepository,
+    TokenRepository,
+)
 
 T = TypeVar("T")
 
@@ -34,6 +39,7 @@ class SqlUnitOfWork:
         self.chargers: ports.ChargerRepository = ChargerRepository(session)
         self.sessions: ports.SessionRepository = SessionRepository(session)
         self.tokens: ports.TokenRepository = TokenRepository(session)
+        self.api_keys: ports.ApiKeyRepository = ApiKeyRepository(session)
 
 
 @dataclass(slots=True)

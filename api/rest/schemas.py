@@ -1,0 +1,264 @@
+"""Request and response models of the native REST API (shapes follow eDRV v1.1).
+
+They validate requests and produce responses, and ``/openapi.json`` is generated from them.
+Unknown request fields are ignored. Object ids are ``_id``; timestamps are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SessionState = Literal["created", "started", "ended", "cancelled", "start_failed"]
+TokenState = Literal["Accepted", "Blocked", "Expired", "Invalid"]
+Registration = Literal["Accepted", "Pending", "Rejected"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+
+# -- envelope -----------------------------------------------------------------------------------
+
+
+class FieldError(_Out):
+    field: str = Field(description="dotted path of the bad field, e.g. connectors.0.evse_id")
+    message: str
+
+
+class ErrorDetail(_Out):
+    code: str = Field(description="stable error code, e.g. charger_offline, invalid_input")
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorEnvelope(_Out):
+    ok: Literal[False] = False
+    message: str
+    result: ErrorDetail | None = None
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+class SessionCreate(_In):
+    connector: str = Field(
+        min_length=1,
+        description="our connector id `<charger>:<evse>[:<connector>]` or an EVSE ID "
+        "such as `DE*ABC*E1234*1`",
+    )
+    user: str = Field(min_length=1, max_length=36, description="an id token, or a user id")
+
+
+class SessionQuery(_In):
+    status: str | None = Field(None, description="created|started|ended|cancelled|start_failed")
+    charger: str | None = None
+    user: str | None = Field(None, description="id token")
+    created_at_gte: AwareDatetime | None = None
+    created_at_lte: AwareDatetime | None = None
+    paginate_limit: int = Field(20, ge=1, le=500)
+    paginate_page: int = Field(1, ge=1)
+
+
+class Metrics(_Out):
+    meterStart: float | None = Field(None, description="register at start, Wh")
+    meterStop: float | None = Field(None, description="register at stop, Wh")
+    energyConsumed: float = Field(description="Wh")
+    energyPeriod: int | None = Field(None, description="seconds of charging")
+    sessionStart: datetime | None = None
+    sessionStop: datetime | None = None
+    chargingStart: datetime | None = None
+    chargingStop: datetime | None = None
+
+
+class Cost(_Out):
+    amount: float | None
+    currency: str | None
+
+
+class MeterValue(_Out):
+    timestamp: datetime
+    measurand: str
+    value: float
+    unit: str
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+
+
+class SessionOut(_Out):
+    id: str = Field(alias="_id")
+    status: SessionState
+    chargestation: str
+    connector: str
+    evse_id: int | None
+    connector_id: int | None
+    user: str | None = Field(description="the id token")
+    transaction_id: str | None
+    protocol: str
+    requested_by: str
+    energy_kwh: float
+    metrics: Metrics
+    cost: Cost
+    stop_reason: str | None
+    failure_reason: str | None
+    offline: bool
+    createdAt: datetime
+    updatedAt: datetime
+    meter_values: list[MeterValue] | None = Field(
+        None, description="sampled values; only when one session is read"
+    )
+
+
+class SessionEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: SessionOut
+
+
+class SessionListEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: list[SessionOut]
+
+
+# -- chargers -----------------------------------------------------------------------------------
+
+
+class ConnectorIn(_In):
+    evse_id: int = Field(ge=1)
+    connector_id: int = Field(1, ge=1)
+    evse_ref: str | None = Field(None, max_length=48, description="EVSE ID, DE*ABC*E1234*1")
+
+
+class ChargerCreate(_In):
+    id: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._~:*@+-]+$")
+    password: str | None = Field(
+        None, min_length=16, max_length=40, description="omit to have one generated"
+    )
+    no_password: bool = Field(False, description="no Basic auth at all (lab use only)")
+    security_profile: int = Field(1, ge=0, le=3)
+    registration_status: Registration = "Accepted"
+    allow_missing_subprotocol: bool = False
+    connectors: list[ConnectorIn] = Field(default_factory=list)
+
+
+class ChargerPatch(_In):
+    password: str | None = Field(None, min_length=16, max_length=40)
+    security_profile: int | None = Field(None, ge=0, le=3)
+    registration_status: Registration | None = None
+    allow_missing_subprotocol: bool | None = None
+    connectors: list[ConnectorIn] | None = None
+
+
+class ConnectorOut(_Out):
+    id: str = Field(alias="_id")
+    evse_id: int
+    connector_id: int
+    evse_ref: str | None
+    status: str
+    error_code: str | None
+    timestamp: datetime | None
+
+
+class BootInfoOut(_Out):
+    chargePointVendor: str | None
+    chargePointModel: str | None
+    chargePointSerialNumber: str | None
+    firmwareVersion: str | None
+    reason: str | None
+
+
+class ChargerOut(_Out):
+    id: str = Field(alias="_id")
+    endpoint: str
+    protocol: str | None
+    online: bool
+    registration_status: Registration
+    security_profile: int
+    has_password: bool
+    allow_missing_subprotocol: bool
+    bootInfo: BootInfoOut
+    connectors: list[ConnectorOut]
+    lastMessageAt: datetime | None
+    lastBootAt: datetime | None
+    createdAt: datetime | None
+    password: str | None = Field(None, description="the generated password; only on create")
+
+
+class ChargerEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: ChargerOut
+
+
+class ChargerListEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: list[ChargerOut]
+
+
+class CallOut(_Out):
+    status: Literal["accepted", "rejected", "failed", "timeout", "offline"]
+    payload: dict[str, Any]
+    error_code: str | None
+    error_description: str | None
+
+
+class CallEnvelope(_Out):
+    ok: bool
+    message: str
+    result: CallOut
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+class TokenCreate(_In):
+    id_token: str = Field(min_length=1, max_length=36)
+    type: str = Field("ISO14443", max_length=20)
+    status: TokenState = "Accepted"
+    expires_at: AwareDatetime | None = None
+    group_id: str | None = Field(None, max_length=36)
+    user_id: str | None = Field(None, max_length=64)
+
+
+class TokenPatch(_In):
+    type: str | None = Field(None, max_length=20)
+    status: TokenState | None = None
+    expires_at: AwareDatetime | None = None
+    group_id: str | None = Field(None, max_length=36)
+    user_id: str | None = Field(None, max_length=64)
+
+
+class TokenOut(_Out):
+    id: str = Field(alias="_id")
+    id_token: str
+    type: str
+    status: str
+    expires_at: datetime | None
+    group_id: str | None
+    user_id: str | None
+
+
+class TokenEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: TokenOut
+
+
+class TokenListEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: list[TokenOut]
+
+
+class Empty(_In):
+    """No parameters."""
