@@ -14,10 +14,12 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
+from api.outbox import DeliveryWorker, RetryPolicy
+from api.rest.webhooks import CONSUMER, WebhookRelay, WebhookSender
 from csms.config import Config
 from csms.domain.authorization import AuthorizationPolicy
 from csms.domain.chargers import ChargerPolicy, ChargerService
-from csms.domain.operators import OperatorService
+from csms.domain.operators import OperatorService, WebhookService
 from csms.domain.ports import Database
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
@@ -57,6 +59,7 @@ class Services:
     sessions: SessionService
     transactions: TransactionService
     operators: OperatorService
+    webhooks: WebhookService
     clock: SystemClock = field(default_factory=SystemClock)
 
 
@@ -93,6 +96,7 @@ def build_services(config: Config, db: SqlDatabase) -> Services:
         sessions=SessionService(database, bus, events, clock, ids, auth, timeout),
         transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
         operators=OperatorService(database, clock),
+        webhooks=WebhookService(database, clock),
         clock=clock,
     )
 
@@ -138,13 +142,25 @@ class Csms:
         api = services.config.api
         level = services.config.logging.level.lower()
         self.http = HttpServer(create_app(services), api.host, api.port, level)
+        hooks = services.config.webhooks
+        policy = RetryPolicy(hooks.max_attempts, hooks.retry_base, hooks.retry_max, hooks.timeout)
+        senders = {CONSUMER: WebhookSender(services.clock)}
+        self.outbox = DeliveryWorker(services.db, services.clock, policy, senders)
+        self.relay = WebhookRelay(services.db, services.clock, self.outbox.wake)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.services.db.write(lambda uow: uow.chargers.mark_all_offline())
+        await self.relay.register()
+        self.services.events.subscribe(self.relay.wake)
         await self.ocpp.start()
         self.http.start()
-        self._tasks.append(asyncio.create_task(self._expire_loop(), name="expire-pending"))
+        for name, work in (
+            ("expire-pending", self._expire_loop()),
+            ("webhook-relay", self.relay.run()),
+            ("outbox", self.outbox.run()),
+        ):
+            self._tasks.append(asyncio.create_task(work, name=name))
         log.info("OCPP server listening on port %s", self.ocpp.port)
         log.info("HTTP API listening on port %s", self.http.port)
 

@@ -70,6 +70,14 @@ class TariffConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    max_attempts: int = 12
+    retry_base: float = 2.0
+    retry_max: float = 900.0
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -82,6 +90,7 @@ class Config:
     authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     tariff: TariffConfig = field(default_factory=TariffConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

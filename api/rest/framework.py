@@ -27,19 +27,11 @@ log = logging.getLogger("csms.api")
 
 SECURITY = "bearerApiKey"
 
-# Domain error code -> HTTP status. Anything not listed is a 400.
+# Domain error code -> HTTP status; a code not listed takes its parent's (see errors.py).
 _STATUS = {
     "not_found": 404,
-    "charger_not_found": 404,
-    "connector_not_found": 404,
-    "session_not_found": 404,
-    "token_not_found": 404,
     "conflict": 409,
-    "already_exists": 409,
-    "connector_occupied": 409,
-    "session_not_active": 409,
     "charger_unavailable": 409,
-    "charger_offline": 409,
     "not_authorized": 403,
     "invalid_input": 400,
 }
@@ -154,7 +146,10 @@ def error_response(exc: ApiError) -> JSONResponse:
 
 
 def from_domain(exc: DomainError) -> ApiError:
-    return ApiError(_STATUS.get(exc.code, 400), str(exc) or exc.code, exc.code)
+    """The status of the nearest class in the error tree that has one (400 otherwise)."""
+    codes = [getattr(cls, "code", None) for cls in type(exc).__mro__]
+    status = next((_STATUS[c] for c in codes if c in _STATUS), 400)
+    return ApiError(status, str(exc) or exc.code, exc.code)
 
 
 async def _authenticate(request: Request, services: Services, scope: ApiScope) -> ApiKey:

@@ -262,3 +262,66 @@ class TokenListEnvelope(_Out):
 
 class Empty(_In):
     """No parameters."""
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+WebhookEvent = Literal[
+    "session.created",
+    "session.started",
+    "session.updated",
+    "session.ended",
+    "session.cancelled",
+    "session.start_failure",
+    "session.stop_failure",
+    "chargestation.online",
+    "chargestation.offline",
+    "chargestation.connector_status.updated",
+]
+
+
+class WebhookCreate(_In):
+    url: str = Field(pattern=r"^https?://[^\s/$.?#].[^\s]*$", max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1)
+    secret: str | None = Field(
+        None, min_length=16, max_length=200, description="omit to have one generated"
+    )
+
+
+class WebhookOut(_Out):
+    id: str = Field(alias="_id")
+    url: str
+    events: list[str]
+    active: bool
+    disabled_reason: str | None
+    createdAt: datetime
+    secret: str | None = Field(None, description="the signing secret; only on create")
+
+
+class WebhookEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: WebhookOut
+
+
+class WebhookListEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: list[WebhookOut]
+
+
+class DeliveryOut(_Out):
+    id: str = Field(alias="_id")
+    event: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    last_error: str | None
+    createdAt: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryListEnvelope(_Out):
+    ok: bool = True
+    message: str
+    result: list[DeliveryOut]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from csms.domain import events as ev
 from csms.domain.authorization import AuthorizationPolicy, authorize_token
 from csms.domain.credentials import verify_password
 from csms.domain.events import DomainEvent
+from csms.domain.journal import journaled_write
 from csms.domain.model import (
     Authorization,
     BootInfo,
@@ -23,6 +24,8 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +115,11 @@ class ChargerService:
             await uow.chargers.save(charger)
             return charger.registration_status
 
-        status = await self._db.write(_boot)
-        self._publish(ev.CHARGER_BOOTED, charger_id, {"status": status.value, **_boot_data(info)})
+        status = await self._write(
+            charger_id,
+            _boot,
+            lambda st: (ev.CHARGER_BOOTED, {"status": st.value, **_boot_data(info)}),
+        )
         accepted = status is RegistrationStatus.ACCEPTED
         interval = self._policy.heartbeat_interval if accepted else self._policy.retry_interval
         return BootDecision(status, interval, now)
@@ -146,18 +152,18 @@ class ChargerService:
             await uow.chargers.set_connector(state)
             return True
 
-        if await self._db.write(_store):
-            self._publish(
-                ev.CONNECTOR_STATUS,
-                state.charger_id,
-                {
-                    "evse_id": state.evse_id,
-                    "connector_id": state.connector_id,
-                    "status": state.status,
-                    "error_code": state.error_code,
-                    "timestamp": state.timestamp.isoformat() if state.timestamp else None,
-                },
-            )
+        def _event(stored: bool) -> tuple[str, dict[str, Any]] | None:
+            if not stored:
+                return None
+            return ev.CONNECTOR_STATUS, {
+                "evse_id": state.evse_id,
+                "connector_id": state.connector_id,
+                "status": state.status,
+                "error_code": state.error_code,
+                "timestamp": state.timestamp.isoformat() if state.timestamp else None,
+            }
+
+        await self._write(state.charger_id, _store, _event)
 
     async def authorize(
         self, charger_id: str, id_token: str, token_type: str | None
@@ -187,8 +193,9 @@ class ChargerService:
             charger.online, charger.protocol, charger.last_seen = True, protocol, now
             await uow.chargers.save(charger)
 
-        await self._db.write(_online)
-        self._publish(ev.CHARGER_ONLINE, charger_id, {"protocol": protocol.value})
+        await self._write(
+            charger_id, _online, lambda _: (ev.CHARGER_ONLINE, {"protocol": protocol.value})
+        )
 
     async def disconnected(self, charger_id: str) -> None:
         now = self._clock.now()
@@ -199,14 +206,28 @@ class ChargerService:
                 charger.online, charger.last_seen = False, now
                 await uow.chargers.save(charger)
 
-        await self._db.write(_offline)
-        self._publish(ev.CHARGER_OFFLINE, charger_id, {})
+        await self._write(charger_id, _offline, lambda _: (ev.CHARGER_OFFLINE, {}))
 
     async def get(self, charger_id: str) -> Charger | None:
         return await self._db.read(lambda uow: uow.chargers.get(charger_id))
 
-    def _publish(self, name: str, subject: str, data: dict[str, Any]) -> None:
-        self._events.publish(DomainEvent(name, subject, self._clock.now(), data))
+    async def _write(
+        self,
+        charger_id: str,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        event: Callable[[T], tuple[str, dict[str, Any]] | None],
+    ) -> T:
+        """Run ``work``; the event made from its result is journaled with it, then published."""
+
+        async def run(uow: UnitOfWork, emitted: list[DomainEvent]) -> T:
+            result = await work(uow)
+            made = event(result)
+            if made is not None:
+                name, data = made
+                emitted.append(DomainEvent(name, charger_id, self._clock.now(), data))
+            return result
+
+        return await journaled_write(self._db, self._events, run)
 
 
 async def _require(uow: UnitOfWork, charger_id: str) -> Charger:

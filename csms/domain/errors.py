@@ -7,7 +7,8 @@
     │   ├── ChargerNotFound ("charger_not_found")
     │   ├── ConnectorNotFound ("connector_not_found")
     │   ├── SessionNotFound ("session_not_found")
-    │   └── TokenNotFound ("token_not_found")
+    │   ├── TokenNotFound ("token_not_found")
+    │   └── WebhookNotFound ("webhook_not_found")
     ├── Conflict ("conflict")
     │   ├── AlreadyExists ("already_exists")
     │   ├── ConnectorOccupied ("connector_occupied")
@@ -56,6 +57,11 @@ class SessionNotFound(_AboutOne, NotFound):
 class TokenNotFound(_AboutOne, NotFound):
     template = "no id token {!r}"
     code = "token_not_found"
+
+
+class WebhookNotFound(_AboutOne, NotFound):
+    template = "no webhook {!r}"
+    code = "webhook_not_found"
 
 
 class Conflict(DomainError):

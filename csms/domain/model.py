@@ -208,3 +208,41 @@ class ApiKey:
         return self.revoked_at is None and (
             scope.value in self.scopes or ApiScope.OPERATOR.value in self.scopes
         )
+
+
+@dataclass(slots=True)
+class Webhook:
+    """A receiver of signed event notifications. ``secret`` signs deliveries (HMAC-SHA256), so
+    it is kept as given: it is a shared signing key, not a credential we check."""
+
+    id: str
+    url: str
+    events: list[str]
+    secret: str
+    created_at: datetime
+    active: bool = True
+    disabled_reason: str | None = None
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # gave up after the last attempt, or its receiver was disabled
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One HTTP POST waiting in the outbox: retried with backoff until delivered or dead."""
+
+    id: str
+    consumer: str  # who builds and signs it: "webhook", later "oioi", "ocpi"
+    target_id: str  # the webhook (or partner) it goes to
+    url: str
+    event: str
+    body: str  # the exact JSON text that is sent (and signed)
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    last_error: str | None = None
+    delivered_at: datetime | None = None

@@ -7,10 +7,12 @@ the same checks (unique id, hashed password, known connectors).
 from __future__ import annotations
 
 import builtins
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from csms.domain import events as ev
 from csms.domain.credentials import (
     hash_api_secret,
     hash_password,
@@ -19,15 +21,23 @@ from csms.domain.credentials import (
     split_api_key,
     verify_api_secret,
 )
-from csms.domain.errors import AlreadyExists, ChargerNotFound, InvalidInput, TokenNotFound
+from csms.domain.errors import (
+    AlreadyExists,
+    ChargerNotFound,
+    InvalidInput,
+    TokenNotFound,
+    WebhookNotFound,
+)
 from csms.domain.model import (
     ApiKey,
     ApiScope,
     Charger,
     ConnectorState,
+    Delivery,
     IdToken,
     RegistrationStatus,
     TokenStatus,
+    Webhook,
 )
 from csms.domain.ports import Clock, Database, UnitOfWork
 
@@ -224,6 +234,64 @@ class OperatorService:
 
     async def api_keys(self) -> builtins.list[ApiKey]:
         return await self._db.read(lambda uow: uow.api_keys.list())
+
+
+# What a webhook may subscribe to (the REST API's event names).
+WEBHOOK_EVENTS = (
+    ev.SESSION_CREATED,
+    ev.SESSION_STARTED,
+    ev.SESSION_UPDATED,
+    ev.SESSION_ENDED,
+    ev.SESSION_CANCELLED,
+    ev.SESSION_START_FAILED,
+    ev.SESSION_STOP_FAILED,
+    ev.CHARGER_ONLINE,
+    ev.CHARGER_OFFLINE,
+    ev.CONNECTOR_STATUS,
+)
+
+
+class WebhookService:
+    """Register, list and remove webhooks; read what was delivered to them."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, url: str, events: Sequence[str], secret: str | None = None) -> Webhook:
+        unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
+        if unknown or not events:
+            raise InvalidInput(f"events: unknown event(s) {unknown}" if unknown else "events: none")
+        webhook = Webhook(
+            id=secrets.token_hex(12),
+            url=url,
+            events=sorted(set(events)),
+            secret=secret or f"whsec_{secrets.token_urlsafe(24)}",
+            created_at=self._clock.now(),
+        )
+        await self._db.write(lambda uow: uow.webhooks.add(webhook))
+        return webhook
+
+    async def list(self) -> builtins.list[Webhook]:
+        return await self._db.read(lambda uow: uow.webhooks.list())
+
+    async def get(self, webhook_id: str) -> Webhook:
+        webhook = await self._db.read(lambda uow: uow.webhooks.get(webhook_id))
+        if webhook is None:
+            raise WebhookNotFound(webhook_id)
+        return webhook
+
+    async def delete(self, webhook_id: str) -> None:
+        async def _delete(uow: UnitOfWork) -> None:
+            if await uow.webhooks.get(webhook_id) is None:
+                raise WebhookNotFound(webhook_id)
+            await uow.webhooks.delete(webhook_id)
+
+        await self._db.write(_delete)
+
+    async def deliveries(self, webhook_id: str) -> builtins.list[Delivery]:
+        await self.get(webhook_id)
+        return await self._db.read(lambda uow: uow.deliveries.for_target(webhook_id))
 
 
 def _apply(obj: Any, settings: dict[str, Any], allowed: Sequence[str]) -> None:

@@ -7,6 +7,8 @@ StartTransaction / TransactionEvent(Started) always finds it (see ``transactions
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from csms.domain.errors import (
     SessionNotFound,
 )
 from csms.domain.events import DomainEvent
+from csms.domain.journal import journaled_write
 from csms.domain.model import MeterSample, Protocol, Session, SessionStatus
 from csms.domain.ports import Clock, CommandBus, Database, EventBus, IdFactory, UnitOfWork
 
@@ -56,22 +59,38 @@ class StartOutcome:
     result: CommandResult
 
 
+_TIMES = frozenset(
+    {"created_at", "updated_at", "session_start", "session_end", "charging_start", "charging_end"}
+)
+
+
 def session_event_data(session: Session) -> dict[str, Any]:
-    """The payload every session event carries: the session as the façades see it."""
-    return {
-        "id": session.id,
-        "status": session.status.value,
-        "charger_id": session.charger_id,
-        "evse_id": session.evse_id,
-        "connector_id": session.connector_id,
-        "transaction_id": session.transaction_id,
-        "id_token": session.id_token,
-        "energy_kwh": session.energy_kwh,
-        "cost": session.cost,
-        "currency": session.currency,
-        "stop_reason": session.stop_reason,
-        "failure_reason": session.failure_reason,
-    }
+    """What every session event carries: the whole session (without samples) as JSON values."""
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(Session):
+        if f.name == "samples":
+            continue
+        value = getattr(session, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        data[f.name] = value
+    return data
+
+
+def session_from_event(data: dict[str, Any]) -> Session:
+    """The session as it was when the event was emitted (the inverse of session_event_data)."""
+    values = {k: v for k, v in data.items() if k in _FIELDS}
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    values["protocol"] = Protocol(values["protocol"])
+    values["status"] = SessionStatus(values["status"])
+    return Session(**values)
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Session)) - {"samples"}
 
 
 class SessionService:
@@ -157,7 +176,7 @@ class SessionService:
             raise ChargerOffline(charger_id)
         now = self._clock.now()
 
-        async def _create(uow: UnitOfWork) -> Session:
+        async def _create(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> Session:
             charger = await uow.chargers.get(charger_id)
             if charger is None:
                 raise ChargerNotFound(charger_id)
@@ -186,10 +205,10 @@ class SessionService:
             if protocol is Protocol.V201:
                 session.remote_start_id = await uow.sessions.next_remote_start_id()
             await uow.sessions.add(session)
+            emitted.append(self._event(ev.SESSION_CREATED, session))
             return session
 
-        session = await self._db.write(_create)
-        self._publish(ev.SESSION_CREATED, session)
+        session = await journaled_write(self._db, self._events, _create)
         command = RemoteStart(
             id_token=id_token,
             evse_id=evse_id,
@@ -204,7 +223,7 @@ class SessionService:
         return StartOutcome(failed or session, result)
 
     async def _fail_start(self, session_id: str, reason: str) -> Session | None:
-        async def _fail(uow: UnitOfWork) -> Session | None:
+        async def _fail(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> Session | None:
             session = await uow.sessions.get(session_id)
             if session is None or session.status is not SessionStatus.PENDING:
                 return None  # the charger started it after all; the transaction wins
@@ -212,12 +231,10 @@ class SessionService:
             session.failure_reason = reason
             session.updated_at = self._clock.now()
             await uow.sessions.save(session)
+            emitted.append(self._event(ev.SESSION_START_FAILED, session))
             return session
 
-        failed = await self._db.write(_fail)
-        if failed is not None:
-            self._publish(ev.SESSION_START_FAILED, failed)
-        return failed
+        return await journaled_write(self._db, self._events, _fail)
 
     async def stop_session(self, session_id: str) -> CommandResult:
         """Ask the charger to stop; a session still pending is cancelled instead."""
@@ -230,7 +247,12 @@ class SessionService:
         result = await self._bus.send(session.charger_id, RemoteStop(session.transaction_id))
         if not result.accepted:
             session.failure_reason = _describe(result)
-            self._publish(ev.SESSION_STOP_FAILED, session)
+            failure = self._event(ev.SESSION_STOP_FAILED, session)
+
+            async def _journal(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> None:
+                emitted.append(failure)
+
+            await journaled_write(self._db, self._events, _journal)
         return result
 
     async def get(self, session_id: str) -> Session:
@@ -258,7 +280,7 @@ class SessionService:
         return cancelled
 
     async def _cancel(self, session_id: str, reason: str) -> Session | None:
-        async def _do(uow: UnitOfWork) -> Session | None:
+        async def _do(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> Session | None:
             session = await uow.sessions.get(session_id)
             if session is None or session.status is not SessionStatus.PENDING:
                 return None
@@ -266,16 +288,13 @@ class SessionService:
             session.failure_reason = reason
             session.updated_at = self._clock.now()
             await uow.sessions.save(session)
+            emitted.append(self._event(ev.SESSION_CANCELLED, session))
             return session
 
-        session = await self._db.write(_do)
-        if session is not None:
-            self._publish(ev.SESSION_CANCELLED, session)
-        return session
+        return await journaled_write(self._db, self._events, _do)
 
-    def _publish(self, name: str, session: Session) -> None:
-        data = session_event_data(session)
-        self._events.publish(DomainEvent(name, session.id, self._clock.now(), data))
+    def _event(self, name: str, session: Session) -> DomainEvent:
+        return DomainEvent(name, session.id, self._clock.now(), session_event_data(session))
 
 
 def _describe(result: CommandResult) -> str:

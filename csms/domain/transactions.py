@@ -6,13 +6,16 @@ commit. Replays are answered as the first time and change nothing (see ADR 0002)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from csms.domain import events as ev
 from csms.domain.authorization import AuthorizationPolicy, authorize_token
 from csms.domain.energy import apply_samples, recompute_energy
 from csms.domain.events import DomainEvent
+from csms.domain.journal import journaled_write
 from csms.domain.model import (
     Authorization,
     FailedStop,
@@ -25,6 +28,8 @@ from csms.domain.model import (
 from csms.domain.ports import Clock, Database, EventBus, IdFactory, UnitOfWork
 from csms.domain.sessions import session_event_data
 from csms.domain.tariffs import Tariff
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +123,6 @@ class TransactionService:
         out = _Outcome()
 
         async def _start(uow: UnitOfWork) -> StartAnswer:
-            out.events.clear()
             now = self._clock.now()
             replay = await uow.sessions.by_start_key(msg.charger_id, key)
             if replay is not None and replay.transaction_id is not None:
@@ -144,8 +148,7 @@ class TransactionService:
             out.events.append((ev.SESSION_STARTED, session))
             return StartAnswer(int(session.transaction_id), auth)
 
-        answer = await self._db.write(_start)
-        self._flush(out)
+        answer = await self._write(out, _start)
         return answer
 
     async def meter_values(
@@ -159,7 +162,6 @@ class TransactionService:
         out = _Outcome()
 
         async def _meter(uow: UnitOfWork) -> None:
-            out.events.clear()
             session = await self._session_for_samples(uow, charger_id, connector_id, transaction_id)
             if session is None:
                 return
@@ -170,15 +172,13 @@ class TransactionService:
                 await uow.sessions.save(session)
                 out.events.append((ev.SESSION_UPDATED, session))
 
-        await self._db.write(_meter)
-        self._flush(out)
+        await self._write(out, _meter)
 
     async def stop_v16(self, msg: StopTransaction) -> Authorization | None:
         out = _Outcome()
         tx = str(msg.transaction_id)
 
         async def _stop(uow: UnitOfWork) -> Authorization | None:
-            out.events.clear()
             now = self._clock.now()
             auth = None
             if msg.id_tag is not None:
@@ -198,8 +198,7 @@ class TransactionService:
             out.events.append((ev.SESSION_ENDED, session))
             return auth
 
-        answer = await self._db.write(_stop)
-        self._flush(out)
+        answer = await self._write(out, _stop)
         return answer
 
     # -- 2.0.1 -----------------------------------------------------------------------------
@@ -209,7 +208,6 @@ class TransactionService:
         out = _Outcome()
 
         async def _event(uow: UnitOfWork) -> EventAnswer:
-            out.events.clear()
             now = self._clock.now()
             fresh = await uow.sessions.remember_event(msg.charger_id, msg.transaction_id, key)
             session = await uow.sessions.by_transaction(msg.charger_id, msg.transaction_id)
@@ -222,8 +220,7 @@ class TransactionService:
                 await uow.sessions.add_samples(session.id, msg.samples)
             return EventAnswer(auth, self._running_cost(session))
 
-        answer = await self._db.write(_event)
-        self._flush(out)
+        answer = await self._write(out, _event)
         return answer
 
     async def _session_for_event(
@@ -357,10 +354,18 @@ class TransactionService:
             FailedStop(charger_id, tx, reason, self._clock.now(), data)
         )
 
-    def _flush(self, out: _Outcome) -> None:
-        now = self._clock.now()
-        for name, session in out.events:
-            self._events.publish(DomainEvent(name, session.id, now, session_event_data(session)))
+    async def _write(self, out: _Outcome, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run ``work``; the events it notes in ``out`` are journaled with it, then published."""
+
+        async def run(uow: UnitOfWork, emitted: list[DomainEvent]) -> T:
+            out.events.clear()
+            result = await work(uow)
+            now = self._clock.now()
+            for name, session in out.events:
+                emitted.append(DomainEvent(name, session.id, now, session_event_data(session)))
+            return result
+
+        return await journaled_write(self._db, self._events, run)
 
 
 def _from_samples(session: Session) -> bool:

@@ -12,16 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from csms.domain.events import DomainEvent
 from csms.domain.model import (
     ApiKey,
     Charger,
     ChargerEvent,
     ConnectorState,
+    Delivery,
+    DeliveryStatus,
     FailedStop,
     IdToken,
     MeterSample,
     Session,
     SessionStatus,
+    Webhook,
 )
 from csms.domain.ports import UnitOfWork, Work
 
@@ -243,12 +247,88 @@ class ApiKeyRepository:
         return [copy.deepcopy(k) for k in sorted(self._keys.values(), key=lambda k: k.created_at)]
 
 
+class JournalRepository:
+    def __init__(self) -> None:
+        self._events: builtins.list[tuple[int, DomainEvent]] = []
+        self._last = 0
+        self._cursors: dict[str, int] = {}
+
+    async def append(self, event: DomainEvent) -> None:
+        self._last += 1
+        self._events.append((self._last, event))
+
+    async def after(self, seq: int, limit: int) -> builtins.list[tuple[int, DomainEvent]]:
+        return [(n, e) for n, e in self._events if n > seq][:limit]
+
+    async def cursor(self, consumer: str) -> int:
+        return self._cursors.get(consumer, self._last)  # a new consumer starts at the end
+
+    async def set_cursor(self, consumer: str, seq: int) -> None:
+        self._cursors[consumer] = seq
+
+    async def prune(self) -> None:
+        if self._cursors:
+            low = min(self._cursors.values())
+            self._events = [(n, e) for n, e in self._events if n > low]
+
+
+class WebhookRepository:
+    def __init__(self) -> None:
+        self._hooks: dict[str, Webhook] = {}
+
+    async def get(self, webhook_id: str) -> Webhook | None:
+        found = self._hooks.get(webhook_id)
+        return copy.deepcopy(found) if found else None
+
+    async def add(self, webhook: Webhook) -> None:
+        self._hooks[webhook.id] = copy.deepcopy(webhook)
+
+    async def save(self, webhook: Webhook) -> None:
+        self._hooks[webhook.id] = copy.deepcopy(webhook)
+
+    async def delete(self, webhook_id: str) -> None:
+        self._hooks.pop(webhook_id, None)
+
+    async def list(self) -> builtins.list[Webhook]:
+        hooks = sorted(self._hooks.values(), key=lambda h: (h.created_at, h.id))
+        return [copy.deepcopy(h) for h in hooks]
+
+
+class DeliveryRepository:
+    def __init__(self) -> None:
+        self._items: dict[str, Delivery] = {}
+
+    async def add(self, delivery: Delivery) -> None:
+        self._items[delivery.id] = copy.copy(delivery)
+
+    async def save(self, delivery: Delivery) -> None:
+        self._items[delivery.id] = copy.copy(delivery)
+
+    def _pending(self) -> builtins.list[Delivery]:
+        pending = [d for d in self._items.values() if d.status is DeliveryStatus.PENDING]
+        return sorted(pending, key=lambda d: (d.next_attempt_at, d.created_at, d.id))
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
+        return [copy.copy(d) for d in self._pending() if d.next_attempt_at <= now][:limit]
+
+    async def next_due(self) -> datetime | None:
+        pending = self._pending()
+        return pending[0].next_attempt_at if pending else None
+
+    async def for_target(self, target_id: str) -> builtins.list[Delivery]:
+        found = [d for d in self._items.values() if d.target_id == target_id]
+        return [copy.copy(d) for d in sorted(found, key=lambda d: (d.created_at, d.id))]
+
+
 class MemoryUnitOfWork:
     def __init__(self) -> None:
         self.chargers = ChargerRepository()
         self.sessions = SessionRepository()
         self.tokens = TokenRepository()
         self.api_keys = ApiKeyRepository()
+        self.journal = JournalRepository()
+        self.webhooks = WebhookRepository()
+        self.deliveries = DeliveryRepository()
 
 
 class MemoryDatabase:

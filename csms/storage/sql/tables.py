@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,6 +220,59 @@ class ApiKeyRow(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class JournalRow(Base):
+    """Domain events, in commit order; consumers read them from their cursor."""
+
+    __tablename__ = "journal"
+    # SQLite must never reuse a sequence number after pruning (plain rowids restart at max+1).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str]
+    subject: Mapped[str]
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class JournalCursorRow(Base):
+    __tablename__ = "journal_cursors"
+
+    consumer: Mapped[str] = mapped_column(String, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    url: Mapped[str]
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str]
+    created_at: Mapped[datetime]
+    active: Mapped[bool]
+    disabled_reason: Mapped[str | None]
+
+
+class DeliveryRow(Base):
+    """The outbox: HTTP POSTs waiting to be (re)tried."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index(None, "status", "next_attempt_at"), Index(None, "target_id"))
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    consumer: Mapped[str]
+    target_id: Mapped[str]
+    url: Mapped[str]
+    event: Mapped[str]
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int]
+    status: Mapped[str]
+    last_error: Mapped[str | None]
+    delivered_at: Mapped[datetime | None]
 
 
 class CounterRow(Base):

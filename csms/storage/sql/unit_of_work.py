@@ -20,6 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain import ports
 from csms.domain.ports import Work
+from csms.storage.sql.outbox_repositories import (
+    DeliveryRepository,
+    JournalRepository,
+    WebhookRepository,
+)
 from csms.storage.sql.repositories import (
     ApiKeyRepository,
     ChargerRepository,
@@ -40,6 +45,9 @@ class SqlUnitOfWork:
         self.sessions: ports.SessionRepository = SessionRepository(session)
         self.tokens: ports.TokenRepository = TokenRepository(session)
         self.api_keys: ports.ApiKeyRepository = ApiKeyRepository(session)
+        self.journal: ports.JournalRepository = JournalRepository(session)
+        self.webhooks: ports.WebhookRepository = WebhookRepository(session)
+        self.deliveries: ports.DeliveryRepository = DeliveryRepository(session)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,162 @@
+"""The delivery worker: POSTs what waits in the outbox, retries with backoff, gives up cleanly.
+
+Deliveries are rows (``UnitOfWork.deliveries``) written in the same transaction that decided to
+send them, so they survive a crash or restart: at-least-once. Each consumer (webhooks now;
+OIOI and OCPI pushes later) supplies a :class:`Sender` that signs its own deliveries and hears
+when one is given up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Protocol
+
+import httpx
+
+from csms.domain.model import Delivery, DeliveryStatus
+from csms.domain.ports import Clock, Database, UnitOfWork
+
+log = logging.getLogger("csms.outbox")
+
+IDLE_WAIT = 60.0  # longest sleep without a wake-up; bounds the wait for a due retry
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 12
+    base: float = 2.0
+    cap: float = 900.0
+    timeout: float = 10.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before the next attempt after ``attempts`` failures (with ±20 % jitter)."""
+        wait: float = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        return wait * random.uniform(0.8, 1.2)
+
+
+class Sender(Protocol):
+    async def headers(self, uow: UnitOfWork, delivery: Delivery) -> dict[str, str] | None:
+        """Headers (signature included) for one attempt; None when the target is gone."""
+        ...
+
+    async def gave_up(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        """Called in the transaction that marks ``delivery`` dead."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    delivery: Delivery
+    error: str | None  # None = delivered
+    gone: bool = False
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: RetryPolicy,
+        senders: Mapping[str, Sender],
+        *,
+        batch: int = 50,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._policy = policy
+        self._senders = senders
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        """Something new is in the outbox: look now rather than at the next due time."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self._policy.timeout) as client:
+            self._client = client
+            while True:
+                try:
+                    worked = await self.run_once()
+                except Exception:
+                    log.exception("the delivery worker failed a round; trying again shortly")
+                    worked = False
+                    await asyncio.sleep(1.0)
+                if not worked:
+                    await self._idle()
+
+    async def run_once(self) -> bool:
+        """Attempt every due delivery once; False when nothing was due."""
+        self._wake.clear()
+        now = self._clock.now()
+        due = await self._db.read(lambda uow: uow.deliveries.due(now, self._batch))
+        if not due:
+            return False
+        attempts = await asyncio.gather(*(self._attempt(d) for d in due))
+        await self._db.write(lambda uow: self._record(uow, attempts))
+        return True
+
+    async def _idle(self) -> None:
+        next_due = await self._db.read(lambda uow: uow.deliveries.next_due())
+        wait = IDLE_WAIT
+        if next_due is not None:
+            wait = min(wait, max(0.0, (next_due - self._clock.now()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
+
+    async def _attempt(self, delivery: Delivery) -> _Attempt:
+        sender = self._senders.get(delivery.consumer)
+        if sender is None:
+            return _Attempt(delivery, f"no sender for {delivery.consumer!r}", gone=True)
+        headers = await self._db.read(lambda uow: sender.headers(uow, delivery))
+        if headers is None:
+            return _Attempt(delivery, "target no longer exists", gone=True)
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                delivery.url, content=delivery.body.encode(), headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return _Attempt(delivery, f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= response.status_code < 300:
+            return _Attempt(delivery, None)
+        return _Attempt(delivery, f"HTTP {response.status_code}")
+
+    async def _record(self, uow: UnitOfWork, attempts: list[_Attempt]) -> None:
+        now = self._clock.now()
+        for attempt in attempts:
+            delivery = _copy(attempt.delivery)
+            delivery.attempts += 1
+            delivery.last_error = attempt.error
+            if attempt.error is None:
+                delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+            elif attempt.gone or delivery.attempts >= self._policy.max_attempts:
+                delivery.status = DeliveryStatus.DEAD
+                log.warning(
+                    "giving up %s delivery %s to %s after %d attempts: %s",
+                    delivery.consumer,
+                    delivery.id,
+                    delivery.url,
+                    delivery.attempts,
+                    attempt.error,
+                )
+            else:
+                wait = self._policy.delay(delivery.attempts)
+                delivery.next_attempt_at = now + timedelta(seconds=wait)
+            await uow.deliveries.save(delivery)
+            sender = self._senders.get(delivery.consumer)
+            if delivery.status is DeliveryStatus.DEAD and sender is not None:
+                await sender.gave_up(uow, delivery)
+
+
+def _copy(delivery: Delivery) -> Delivery:
+    """A fresh copy: the write may run twice (group commit), each run starts from the read."""
+    return replace(delivery)
