@@ -93,6 +93,47 @@ def session_from_event(data: dict[str, Any]) -> Session:
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Session)) - {"samples"}
 
 
+_ADOPTED = (
+    "transaction_id",
+    "session_start",
+    "charging_start",
+    "charging_end",
+    "meter_start_wh",
+    "last_register_wh",
+    "energy_wh",
+    "offline",
+    "start_key",
+    "evse_id",
+    "connector_id",
+)
+
+
+async def adopt_transaction(
+    uow: UnitOfWork, pending: Session, running: Session, now: datetime
+) -> builtins.list[DomainEvent]:
+    """Let a pending remote start take over a transaction the charger started before it (F01).
+
+    The charger started a transaction when the cable went in and then accepted our remote start
+    for it. The session the API client knows (``pending``) becomes that transaction; the
+    charger's placeholder is closed as merged, its samples move over. Returns the events.
+    """
+    for name in _ADOPTED:
+        value = getattr(running, name)
+        if value is not None or name not in ("evse_id", "connector_id"):
+            setattr(pending, name, value)
+    pending.status, pending.updated_at = SessionStatus.STARTED, now
+    running.transaction_id = running.start_key = None
+    running.status, running.updated_at = SessionStatus.CANCELLED, now
+    running.failure_reason = f"merged into session {pending.id}"
+    await uow.sessions.save(running)  # frees (charger, transaction id) before pending takes it
+    await uow.sessions.move_samples(running.id, pending.id)
+    await uow.sessions.save(pending)
+    return [
+        DomainEvent(ev.SESSION_CANCELLED, running.id, now, session_event_data(running)),
+        DomainEvent(ev.SESSION_STARTED, pending.id, now, session_event_data(pending)),
+    ]
+
+
 class SessionService:
     def __init__(
         self,
@@ -186,7 +227,9 @@ class SessionService:
                     raise NotAuthorized(f"id token {id_token}: {auth.status.value}")
             if evse_id is not None or connector_id is not None:
                 busy = await uow.sessions.open_on_connector(charger_id, evse_id, connector_id)
-                if any(s.status is SessionStatus.STARTED for s in busy):
+                # A transaction the charger started on plug-in without a token (2.0.1 cable
+                # first) waits for exactly this remote start (F01): it does not occupy.
+                if any(s.status is SessionStatus.STARTED and s.id_token for s in busy):
                     raise ConnectorOccupied(f"{charger_id} evse {evse_id} connector {connector_id}")
             protocol = charger.protocol or Protocol.V16
             session = Session(
@@ -218,9 +261,25 @@ class SessionService:
         )
         result = await self._bus.send(charger_id, command)
         if result.accepted:
+            running = result.payload.get("transactionId")
+            if isinstance(running, str) and running:
+                session = await self._join_running(session, running)
             return StartOutcome(session, result)
         failed = await self._fail_start(session.id, _describe(result))
         return StartOutcome(failed or session, result)
+
+    async def _join_running(self, session: Session, transaction_id: str) -> Session:
+        """F01: the charger answered the remote start with a transaction it already runs."""
+
+        async def _join(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> Session:
+            pending = await uow.sessions.get(session.id)
+            running = await uow.sessions.by_transaction(session.charger_id, transaction_id)
+            if pending is None or running is None or pending.status is not SessionStatus.PENDING:
+                return pending or session
+            emitted.extend(await adopt_transaction(uow, pending, running, self._clock.now()))
+            return pending
+
+        return await journaled_write(self._db, self._events, _join)
 
     async def _fail_start(self, session_id: str, reason: str) -> Session | None:
         async def _fail(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> Session | None:

@@ -26,7 +26,7 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, IdFactory, UnitOfWork
-from csms.domain.sessions import session_event_data
+from csms.domain.sessions import adopt_transaction, session_event_data
 from csms.domain.tariffs import Tariff
 
 T = TypeVar("T")
@@ -95,6 +95,7 @@ class _Outcome:
     """What a write produced; events are published only after the commit."""
 
     events: list[tuple[str, Session]] = field(default_factory=list)
+    adopted: list[DomainEvent] = field(default_factory=list)  # from a joined remote start
 
 
 class TransactionService:
@@ -213,6 +214,8 @@ class TransactionService:
             session = await uow.sessions.by_transaction(msg.charger_id, msg.transaction_id)
             if session is None:
                 session = await self._session_for_event(uow, msg, now)
+            elif msg.remote_start_id is not None and session.remote_start_id is None:
+                session = await self._join_remote_start(uow, session, msg, now, out)
             auth = await self._event_auth(uow, session, msg, now)
             if fresh and session.status is not SessionStatus.ENDED:
                 await self._apply_event(uow, session, msg, auth, now, out)
@@ -241,6 +244,17 @@ class TransactionService:
         session.session_start = msg.timestamp
         await uow.sessions.save(session)
         return session
+
+    async def _join_remote_start(
+        self, uow: UnitOfWork, running: Session, msg: TransactionEvent, now: datetime, out: _Outcome
+    ) -> Session:
+        """F01: a transaction started on plug-in now carries the remoteStartId we sent."""
+        assert msg.remote_start_id is not None
+        pending = await uow.sessions.by_remote_start_id(msg.charger_id, msg.remote_start_id)
+        if pending is None or pending.status is not SessionStatus.PENDING:
+            return running
+        out.adopted.extend(await adopt_transaction(uow, pending, running, now))
+        return pending
 
     async def _event_auth(
         self, uow: UnitOfWork, session: Session, msg: TransactionEvent, now: datetime
@@ -359,7 +373,9 @@ class TransactionService:
 
         async def run(uow: UnitOfWork, emitted: list[DomainEvent]) -> T:
             out.events.clear()
+            out.adopted.clear()
             result = await work(uow)
+            emitted.extend(out.adopted)
             now = self._clock.now()
             for name, session in out.events:
                 emitted.append(DomainEvent(name, session.id, now, session_event_data(session)))

@@ -34,6 +34,31 @@ class CallFailed(Exception):
         self.description = description
 
 
+# Requests after which a Pending charger may send what we asked for (B02.FR.09, TC_B_30).
+_SOLICITED_BY = {
+    "GetBaseReport": "NotifyReport",
+    "GetReport": "NotifyReport",
+    "GetLog": "LogStatusNotification",
+    "GetDiagnostics": "DiagnosticsStatusNotification",
+    "UpdateFirmware": "FirmwareStatusNotification",
+}
+# TriggerMessage requestedMessage values whose message has another action name.
+_TRIGGERED_ACTION = {
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+    "ExtendedTriggerMessage": "TriggerMessage",
+}
+
+
+def solicited(action: str, payload: Mapping[str, Any]) -> str | None:
+    """The charger-initiated action a CSMS request asks for, if any."""
+    if action in ("TriggerMessage", "ExtendedTriggerMessage"):
+        requested = str(payload.get("requestedMessage", ""))
+        return _TRIGGERED_ACTION.get(requested, requested) or None
+    return _SOLICITED_BY.get(action)
+
+
 class ChargerConnection:
     def __init__(
         self,
@@ -52,6 +77,7 @@ class ChargerConnection:
         self._routes = routes
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, asyncio.Future[dict[str, Any]]] | None = None
+        self._solicited: set[str] = set()  # what a Pending charger may send because we asked
 
     async def run(self) -> None:
         """Serve frames until the socket closes."""
@@ -99,9 +125,12 @@ class ChargerConnection:
             known = validator(self.version, call.action) is not None
             err = Err.NOT_SUPPORTED if known else Err.NOT_IMPLEMENTED
             raise RpcError(err, f"{call.action} is not {'supported' if known else 'implemented'}")
-        if not self.accepted and call.action != "BootNotification":
+        if not self.accepted and call.action != "BootNotification" and not self._asked_for(call):
             raise RpcError(Err.SECURITY, "charger is not accepted yet: send BootNotification first")
         return handler
+
+    def _asked_for(self, call: rpc.Call) -> bool:
+        return self.registration == "Pending" and call.action in self._solicited
 
     def _resolve(self, msg: rpc.CallResult | rpc.CallError) -> None:
         pending = self._pending
@@ -121,6 +150,10 @@ class ChargerConnection:
         Raises TimeoutError, CallFailed, or ConnectionError.
         """
         async with self._call_lock:
+            wanted = solicited(action, payload)
+            if wanted is not None and self.registration == "Pending":
+                # Allowed from now on: the answer may be overtaken by the message itself.
+                self._solicited.add(wanted)
             message_id = str(uuid.uuid4())
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending = (message_id, future)

@@ -186,6 +186,10 @@ class SessionRepository:
             self._samples.get(session_id, {}).values(), key=lambda s: (s.timestamp, s.measurand)
         )
 
+    async def move_samples(self, from_session: str, to_session: str) -> None:
+        moved = self._samples.pop(from_session, {})
+        self._samples.setdefault(to_session, {}).update(moved)
+
     async def next_transaction_id(self) -> int:
         self._tx_counter += 1
         return self._tx_counter

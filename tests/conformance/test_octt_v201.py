@@ -18,7 +18,6 @@ from ocpp.v201 import call
 from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.domain.commands import CommandStatus, GetConfiguration, TriggerMessage
-from csms.domain.errors import ConnectorOccupied
 from csms.domain.model import RegistrationStatus, Session, SessionStatus, TokenStatus
 from tests.chargers import Charger201, connected
 from tests.conftest import add_charger, add_token, wait_event, ws_url
@@ -138,14 +137,6 @@ async def test_pending_boot_keeps_socket_and_next_boot_is_accepted(csms: Csms) -
     assert charger is not None and charger.boot_accepted
 
 
-B02_FR_09 = (
-    "B02.FR.09 / TC_B_30_CSMS: while Pending, messages the CSMS triggered itself (TriggerMessage, "
-    "GetBaseReport, GetReport) must be processed; ChargerConnection._route answers every non-Boot CALL "
-    "of a not-yet-accepted station with CALLERROR SecurityError"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=SecurityError, reason=B02_FR_09)
 @pytest.mark.parametrize(
     ("command", "asked", "reply"),
     [
@@ -616,32 +607,11 @@ async def test_seq_no_restarting_at_zero_for_each_transaction(csms: Csms) -> Non
 # -- F. Remote control ---------------------------------------------------------------------------
 
 
-F01_OCCUPIED = (
-    "F01 / TC_F_01_CSMS: the CSMS must send RequestStartTransaction while a cable-first transaction "
-    "(Started, CablePluggedIn, not yet authorized) runs on the EVSE; SessionService.start_session "
-    "raises ConnectorOccupied instead and nothing is sent"
-)
-F01_NOT_JOINED = (
-    "F01 / RequestStartTransactionResponse.transactionId + F01.FR.25/F02.FR.01 (remoteStartId in the "
-    "next TransactionEvent): the answer's transactionId is ignored and Updated(RemoteStart, "
-    "remoteStartId) is applied to the charger-started session; the API session stays pending with "
-    "no transactionId (and is later cancelled by the plug-in timeout)"
-)
-
-
 @pytest.mark.parametrize(
     "evse_id",
     [
-        pytest.param(
-            1,
-            id="TC_F_01-evse",
-            marks=pytest.mark.xfail(strict=True, raises=ConnectorOccupied, reason=F01_OCCUPIED),
-        ),
-        pytest.param(
-            None,
-            id="TC_F_01-any-evse",
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=F01_NOT_JOINED),
-        ),
+        pytest.param(1, id="TC_F_01-evse"),
+        pytest.param(None, id="TC_F_01-any-evse"),
     ],
 )
 async def test_remote_start_with_cable_plugged_in_first(csms: Csms, evse_id: int | None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.model import FailedStop, MeterSample, Protocol, Session, SessionStatus
@@ -118,6 +118,12 @@ class SessionRepository:
             .order_by(row.timestamp, row.measurand, row.id)
         )
         return [_sample(r) for r in result]
+
+    async def move_samples(self, from_session: str, to_session: str) -> None:
+        row = tables.MeterSampleRow
+        await self._session.execute(
+            update(_samples).where(row.session_id == from_session).values(session_id=to_session)
+        )
 
     async def next_transaction_id(self) -> int:
         return await self._next(_TX16_COUNTER)
