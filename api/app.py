@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from api import rest
+from api.oioi import endpoint as oioi
 from api.openapi import SecurityScheme, build_document, docs_html
 from api.rest.framework import SECURITY, ApiError, error_response
 
@@ -25,12 +26,21 @@ DESCRIPTION = (
 
 def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
     return build_document(
-        [e.operation for e in rest.ENDPOINTS],
+        [*(e.operation for e in rest.ENDPOINTS), oioi.OPERATION],
         title="CSMS HTTP API",
         version=version,
         description=DESCRIPTION,
         security=[
-            SecurityScheme(SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "csk_"})
+            SecurityScheme(SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "csk_"}),
+            SecurityScheme(
+                oioi.SECURITY,
+                {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`key=<api key>` (OIOI)",
+                },
+            ),
         ],
     )
 
@@ -78,5 +88,6 @@ def create_app(services: Services) -> Starlette:
         Route("/openapi.json", openapi),
         Route("/docs", docs),
         *(e.route(services) for e in rest.ENDPOINTS),
+        oioi.route(services),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})

@@ -136,3 +136,7 @@ async def test_openapi_document_describes_the_validating_models(csms: Csms) -> N
     assert {"201", "400", "401", "403", "404", "409"} <= set(start["responses"])
     assert start["security"] == [{"bearerApiKey": []}]
     assert page.status_code == 200 and "/v1/sessions/{session_id}/stop" in page.text
+    oioi = doc["paths"]["/oioi/v4/request"]["post"]
+    oioi_ref = oioi["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    oioi_body = doc["components"]["schemas"][oioi_ref.rsplit("/", 1)[1]]
+    assert "session-start" in oioi_body["properties"]
