@@ -7,7 +7,7 @@ Unknown request fields are ignored. Object ids are ``_id``; timestamps are ISO 8
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -20,6 +20,9 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+T = TypeVar("T")
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(
         validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
@@ -27,6 +30,14 @@ class _Out(BaseModel):
 
 
 # -- envelope -----------------------------------------------------------------------------------
+
+
+class Envelope(_Out, Generic[T]):
+    """Every REST answer: ``{"ok": ..., "message": ..., "result": ...}``."""
+
+    ok: bool = True
+    message: str
+    result: T
 
 
 class FieldError(_Out):
@@ -117,16 +128,10 @@ class SessionOut(_Out):
     )
 
 
-class SessionEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: SessionOut
+SessionEnvelope = Envelope[SessionOut]
 
 
-class SessionListEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: list[SessionOut]
+SessionListEnvelope = Envelope[list[SessionOut]]
 
 
 # -- chargers -----------------------------------------------------------------------------------
@@ -193,16 +198,10 @@ class ChargerOut(_Out):
     password: str | None = Field(None, description="the generated password; only on create")
 
 
-class ChargerEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: ChargerOut
+ChargerEnvelope = Envelope[ChargerOut]
 
 
-class ChargerListEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: list[ChargerOut]
+ChargerListEnvelope = Envelope[list[ChargerOut]]
 
 
 class CallOut(_Out):
@@ -212,10 +211,7 @@ class CallOut(_Out):
     error_description: str | None
 
 
-class CallEnvelope(_Out):
-    ok: bool
-    message: str
-    result: CallOut
+CallEnvelope = Envelope[CallOut]
 
 
 # -- tokens -------------------------------------------------------------------------------------
@@ -248,16 +244,10 @@ class TokenOut(_Out):
     user_id: str | None
 
 
-class TokenEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: TokenOut
+TokenEnvelope = Envelope[TokenOut]
 
 
-class TokenListEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: list[TokenOut]
+TokenListEnvelope = Envelope[list[TokenOut]]
 
 
 class Empty(_In):
@@ -298,16 +288,10 @@ class WebhookOut(_Out):
     secret: str | None = Field(None, description="the signing secret; only on create")
 
 
-class WebhookEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: WebhookOut
+WebhookEnvelope = Envelope[WebhookOut]
 
 
-class WebhookListEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: list[WebhookOut]
+WebhookListEnvelope = Envelope[list[WebhookOut]]
 
 
 class DeliveryOut(_Out):
@@ -321,7 +305,4 @@ class DeliveryOut(_Out):
     delivered_at: datetime | None
 
 
-class DeliveryListEnvelope(_Out):
-    ok: bool = True
-    message: str
-    result: list[DeliveryOut]
+DeliveryListEnvelope = Envelope[list[DeliveryOut]]

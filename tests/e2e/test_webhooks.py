@@ -9,20 +9,13 @@ import httpx
 
 from api.rest.webhooks import SIGNATURE_HEADER, verify
 from csms.bootstrap import Csms
+from csms.domain.operators import WEBHOOK_EVENTS
 from tests.chargers import connected
 from tests.conftest import MakeCsms, add_charger, add_token, http_url, ws_url
 from tests.e2e.conftest import api_key
 from tests.receiver import Received, receiver
 
-SESSION_EVENTS = [
-    "session.created",
-    "session.started",
-    "session.updated",
-    "session.ended",
-    "session.cancelled",
-    "session.start_failure",
-    "session.stop_failure",
-]
+SESSION_EVENTS = [e for e in WEBHOOK_EVENTS if e.startswith("session.")]
 FAST_RETRY = {"retry_base": 0.05, "retry_max": 0.2}
 
 
