@@ -33,7 +33,7 @@ from api.oioi.schemas import (
     UserRecentSessions,
 )
 from api.openapi import Operation
-from csms.domain.commands import CommandResult, CommandStatus
+from csms.domain.commands import CommandStatus
 from csms.domain.errors import (
     AlreadyExists,
     ChargerUnavailable,
@@ -174,9 +174,9 @@ async def _session_start(services: Services, body: SessionStart) -> OioiResponse
         )
     except DomainError as exc:
         return OioiResponse(result=_domain_result(exc))
-    code = _command_code(outcome.result)
+    code = _COMMAND_CODE[outcome.result.status]
     if code != 0:
-        return OioiResponse(result=result(code, _describe(outcome.result)))
+        return OioiResponse(result=result(code, f"charger answered: {outcome.result.describe()}"))
     started = SessionStarted(session_id=outcome.session.id, is_stoppable=True)
     return OioiResponse(result=result(0), session_start=started)
 
@@ -187,8 +187,10 @@ async def _session_stop(services: Services, body: SessionStop) -> OioiResponse:
         answer = await services.sessions.stop_session(session.id)
     except DomainError as exc:
         return OioiResponse(result=_domain_result(exc))
-    code = _command_code(answer)
-    return OioiResponse(result=result(code, None if code == 0 else _describe(answer)))
+    code = _COMMAND_CODE[answer.status]
+    return OioiResponse(
+        result=result(code, None if code == 0 else "charger answered: " + answer.describe())
+    )
 
 
 async def _session_to_stop(services: Services, body: SessionStop) -> Session:
@@ -272,12 +274,3 @@ def _domain_result(exc: DomainError) -> Result:
         return result(310, str(exc))
     log.warning("OIOI call failed: %s", exc)
     return result(300, str(exc))
-
-
-def _command_code(answer: CommandResult) -> int:
-    return _COMMAND_CODE[answer.status]
-
-
-def _describe(answer: CommandResult) -> str:
-    parts = [answer.status.value, answer.error_code or "", answer.error_description or ""]
-    return "charger answered: " + " ".join(p for p in parts if p)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from api.rest.framework import ApiError, Call, Endpoint, Reply, endpoint
+from api.rest.framework import ApiError, Call, Endpoint, Reply, endpoint, json_object
 from api.rest.schemas import (
     CallEnvelope,
     CallOut,
@@ -133,7 +130,7 @@ async def patch_charger(call: Call) -> Reply:
 async def call_charger(call: Call) -> Reply:
     charger_id, action = call.path("charger_id"), call.path("action")
     await call.services.operators.charger(charger_id)  # 404 for an unknown id
-    payload = await _payload(call)
+    payload = await json_object(call.request, empty={})
     result = await call.services.bus.send(charger_id, RawCall(action, payload))
     if not result.sent:
         text = f"{action}: {result.error_code}: {result.error_description}"
@@ -147,17 +144,6 @@ async def call_charger(call: Call) -> Reply:
     ok = result.status in (CommandStatus.ACCEPTED, CommandStatus.REJECTED)
     message = f"charger answered {action}" if ok else f"{action}: {result.status.value}"
     return Reply(CallEnvelope(ok=ok, message=message, result=out), _CALL_STATUS[result.status])
-
-
-async def _payload(call: Call) -> dict[str, Any]:
-    raw = await call.request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body: not valid JSON", "invalid_input") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body: expected a JSON object (the action's payload)", "invalid_input")
-    return data
 
 
 ENDPOINTS: list[Endpoint] = [

@@ -165,17 +165,22 @@ async def _authenticate(request: Request, services: Services, scope: ApiScope) -
     return key
 
 
-async def _body(request: Request, model: type[BaseModel] | None) -> Any:
-    if model is None:
-        return None
+async def json_object(request: Request, *, empty: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body gives ``empty`` (None: an error)."""
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else None
+        data = json.loads(raw) if raw.strip() else empty
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "body: not valid JSON", "invalid_input") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body: expected a JSON object", "invalid_input")
-    return _validate(model, data, "body")
+    return data
+
+
+async def _body(request: Request, model: type[BaseModel] | None) -> Any:
+    if model is None:
+        return None
+    return _validate(model, await json_object(request), "body")
 
 
 def _validate(model: type[BaseModel] | None, data: dict[str, Any], where: str) -> Any:

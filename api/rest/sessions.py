@@ -11,7 +11,7 @@ from api.rest.schemas import (
     SessionQuery,
 )
 from api.rest.views import FROM_WIRE, session_out
-from csms.domain.commands import CommandResult, CommandStatus
+from csms.domain.commands import CommandStatus
 
 TAG = "Sessions"
 
@@ -49,7 +49,7 @@ async def create_session(call: Call) -> Reply:
     if outcome.result.accepted:
         message = "remote start accepted by the charger"
     else:
-        message = f"remote start failed: {_describe(outcome.result)}"
+        message = f"remote start failed: {outcome.result.describe()}"
     return Reply(SessionEnvelope(message=message, result=session_out(outcome.session)), 201)
 
 
@@ -100,7 +100,7 @@ async def _stop(call: Call) -> Reply:
     result = await call.services.sessions.stop_session(session_id)
     if not result.accepted:
         status, code = _STOP_FAILURE[result.status]
-        raise ApiError(status, f"stop failed: {_describe(result)}", code)
+        raise ApiError(status, f"stop failed: {result.describe()}", code)
     session = await call.services.sessions.get(session_id)
     message = (
         "stop accepted by the charger; session.ended follows"
@@ -132,11 +132,6 @@ def _stop_endpoint(method: str, summary: str) -> Endpoint:
 
 stop_session = _stop_endpoint("POST", "Stop a session")
 stop_session_get = _stop_endpoint("GET", "Stop a session (eDRV compatible GET form)")
-
-
-def _describe(result: CommandResult) -> str:
-    parts = [result.status.value, result.error_code or "", result.error_description or ""]
-    return " ".join(p for p in parts if p)
 
 
 ENDPOINTS: list[Endpoint] = [

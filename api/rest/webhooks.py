@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from api.rest.framework import Call, Endpoint, Reply, endpoint
@@ -140,10 +140,16 @@ class WebhookRelay:
     async def pump(self, uow: UnitOfWork) -> tuple[int, int]:
         """Queue deliveries for the next events; returns (events read, deliveries queued)."""
         cursor = await uow.journal.cursor(JOURNAL_CURSOR)
+        hooks = [h for h in await uow.webhooks.list() if h.active]
+        if not hooks:  # nobody to tell: skip the events without loading them
+            last = await uow.journal.last()
+            if last > cursor:
+                await uow.journal.set_cursor(JOURNAL_CURSOR, last)
+                await uow.journal.prune()
+            return 0, 0
         events = await uow.journal.after(cursor, self._batch)
         if not events:
             return 0, 0
-        hooks = [h for h in await uow.webhooks.list() if h.active]
         queued = 0
         now = self._clock.now()
         for _, event in events:
@@ -171,7 +177,7 @@ async def _payload(uow: UnitOfWork, event: DomainEvent) -> tuple[str, dict[str, 
 
 
 def _delivery(
-    hook: Webhook, event: DomainEvent, obj: str, data: dict[str, Any], now: Any
+    hook: Webhook, event: DomainEvent, obj: str, data: dict[str, Any], now: datetime
 ) -> Delivery:
     delivery_id = secrets.token_hex(12)
     body = {

@@ -32,6 +32,12 @@ class CommandResult:
     def accepted(self) -> bool:
         return self.status is CommandStatus.ACCEPTED
 
+    def describe(self) -> str:
+        """One line for people: ``rejected``, ``failed: NotImplemented no handler``."""
+        if self.error_code:
+            return f"{self.status.value}: {self.error_code} {self.error_description or ''}".strip()
+        return self.status.value
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteStart:

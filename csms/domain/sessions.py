@@ -265,7 +265,7 @@ class SessionService:
             if isinstance(running, str) and running:
                 session = await self._join_running(session, running)
             return StartOutcome(session, result)
-        failed = await self._fail_start(session.id, _describe(result))
+        failed = await self._fail_start(session.id, result.describe())
         return StartOutcome(failed or session, result)
 
     async def _join_running(self, session: Session, transaction_id: str) -> Session:
@@ -305,7 +305,7 @@ class SessionService:
             raise SessionNotActive(f"session {session_id} is {session.status.value}")
         result = await self._bus.send(session.charger_id, RemoteStop(session.transaction_id))
         if not result.accepted:
-            session.failure_reason = _describe(result)
+            session.failure_reason = result.describe()
             failure = self._event(ev.SESSION_STOP_FAILED, session)
 
             async def _journal(uow: UnitOfWork, emitted: builtins.list[DomainEvent]) -> None:
@@ -354,11 +354,3 @@ class SessionService:
 
     def _event(self, name: str, session: Session) -> DomainEvent:
         return DomainEvent(name, session.id, self._clock.now(), session_event_data(session))
-
-
-def _describe(result: CommandResult) -> str:
-    if result.error_code:
-        return (
-            f"{result.status.value}: {result.error_code} {result.error_description or ''}".strip()
-        )
-    return result.status.value

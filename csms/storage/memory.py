@@ -261,6 +261,9 @@ class JournalRepository:
         self._last += 1
         self._events.append((self._last, event))
 
+    async def last(self) -> int:
+        return self._last
+
     async def after(self, seq: int, limit: int) -> builtins.list[tuple[int, DomainEvent]]:
         return [(n, e) for n, e in self._events if n > seq][:limit]
 

@@ -110,3 +110,11 @@ async def test_deliveries_due_in_order_and_next_due(database: SqlDatabase) -> No
         "now",
         "sooner",
     ]
+
+
+async def test_last_is_the_newest_sequence_number(database: SqlDatabase) -> None:
+    """last() is 0 on an empty journal and the newest number after appends."""
+    assert await database.read(lambda uow: uow.journal.last()) == 0
+    await _append(database, 1, 2)
+    read = await database.read(lambda uow: uow.journal.after(0, 10))
+    assert await database.read(lambda uow: uow.journal.last()) == read[-1][0]

@@ -31,6 +31,10 @@ class JournalRepository:
             )
         )
 
+    async def last(self) -> int:
+        result = await self._session.execute(select(func.max(tables.JournalRow.seq)))
+        return int(result.scalar_one_or_none() or 0)
+
     async def after(self, seq: int, limit: int) -> builtins.list[tuple[int, DomainEvent]]:
         row = tables.JournalRow
         result = await self._session.execute(
@@ -44,9 +48,7 @@ class JournalRepository:
         found = result.scalar_one_or_none()
         if found is not None:
             return int(found)
-        # A new consumer starts at the end: it wants what happens from now on.
-        last = await self._session.execute(select(func.max(tables.JournalRow.seq)))
-        return int(last.scalar_one_or_none() or 0)
+        return await self.last()  # a new consumer starts at the end: what happens from now on
 
     async def set_cursor(self, consumer: str, seq: int) -> None:
         await upsert(self._session, _cursors, {"consumer": consumer, "seq": seq}, ["consumer"])
