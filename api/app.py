@@ -10,6 +10,10 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from api import rest
+from api.ocpi import commands as ocpi_commands
+from api.ocpi import endpoints as ocpi
+from api.ocpi.framework import SECURITY as OCPI_SECURITY
+from api.ocpi.framework import envelope
 from api.oioi import endpoint as oioi
 from api.openapi import SecurityScheme, build_document, docs_html
 from api.rest.framework import SECURITY, ApiError, error_response
@@ -24,9 +28,16 @@ DESCRIPTION = (
 )
 
 
+OCPI_ENDPOINTS = [*ocpi.ENDPOINTS, *ocpi_commands.ENDPOINTS]
+
+
 def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
     return build_document(
-        [*(e.operation for e in rest.ENDPOINTS), oioi.OPERATION],
+        [
+            *(e.operation for e in rest.ENDPOINTS),
+            oioi.OPERATION,
+            *(e.operation for e in OCPI_ENDPOINTS),
+        ],
         title="CSMS HTTP API",
         version=version,
         description=DESCRIPTION,
@@ -39,6 +50,15 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
                     "in": "header",
                     "name": "Authorization",
                     "description": "`key=<api key>` (OIOI)",
+                },
+            ),
+            SecurityScheme(
+                OCPI_SECURITY,
+                {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`Token <base64 credentials token>` (OCPI 2.2.1; raw accepted)",
                 },
             ),
         ],
@@ -76,6 +96,8 @@ def create_app(services: Services) -> Starlette:
         return HTMLResponse(page)
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        if request.url.path.startswith("/ocpi/"):
+            return JSONResponse(envelope(2000, f"no such endpoint: {request.url.path}"), 404)
         return error_response(ApiError(404, f"no such endpoint: {request.url.path}", "not_found"))
 
     async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
@@ -89,5 +111,6 @@ def create_app(services: Services) -> Starlette:
         Route("/docs", docs),
         *(e.route(services) for e in rest.ENDPOINTS),
         oioi.route(services),
+        *(e.route(services) for e in OCPI_ENDPOINTS),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})

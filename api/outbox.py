@@ -1,9 +1,10 @@
-"""The delivery worker: POSTs what waits in the outbox, retries with backoff, gives up cleanly.
+"""Outbound HTTP: journal relays queue deliveries; the worker sends them, retries, gives up.
 
 Deliveries are rows (``UnitOfWork.deliveries``) written in the same transaction that decided to
-send them, so they survive a crash or restart: at-least-once. Each consumer (webhooks now;
-OIOI and OCPI pushes later) supplies a :class:`Sender` that signs its own deliveries and hears
-when one is given up.
+send them, so they survive a crash or restart: at-least-once. A :class:`JournalRelay` turns the
+event journal into deliveries for one consumer (webhooks, the OIOI partner, OCPI eMSPs), through
+that consumer's :class:`Router`; the consumer's :class:`Sender` adds its headers (signature,
+credentials) to each attempt and hears when one is given up.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
 
+from csms.domain.events import DomainEvent
 from csms.domain.model import Delivery, DeliveryStatus
 from csms.domain.ports import Clock, Database, UnitOfWork
 
@@ -48,6 +50,100 @@ class Sender(Protocol):
     async def gave_up(self, uow: UnitOfWork, delivery: Delivery) -> None:
         """Called in the transaction that marks ``delivery`` dead."""
         ...
+
+
+class Router(Protocol):
+    """Decides which deliveries a consumer owes for journaled events."""
+
+    @property
+    def cursor(self) -> str:
+        """The consumer's name in the journal (its read position is kept under it)."""
+        ...
+
+    async def listening(self, uow: UnitOfWork) -> bool:
+        """False when nobody is there to tell: events are then skipped without being loaded."""
+        ...
+
+    async def route(
+        self, uow: UnitOfWork, events: Sequence[DomainEvent], now: datetime
+    ) -> list[Delivery]:
+        """The deliveries to queue for ``events`` (written in the same transaction)."""
+        ...
+
+
+class JournalRelay:
+    """Turns journaled events into outbox deliveries for one consumer.
+
+    The bus only wakes it up; what it sends comes from the journal, read from its cursor in the
+    same transaction that adds the deliveries, so nothing is lost or queued twice by a crash.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        router: Router,
+        on_queued: Callable[[], None],
+        batch: int = 500,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._router = router
+        self._on_queued = on_queued
+        self._batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self, _event: DomainEvent | None = None) -> None:
+        self._wake.set()
+
+    async def register(self) -> None:
+        """Pin the cursor, so events from now on wait for the relay even across a crash."""
+        name = self._router.cursor
+
+        async def _pin(uow: UnitOfWork) -> None:
+            await uow.journal.set_cursor(name, await uow.journal.cursor(name))
+
+        await self._db.write(_pin)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                read, queued = await self._db.write(self.pump)
+            except Exception:
+                log.exception(
+                    "the %s relay failed a round; trying again shortly", self._router.cursor
+                )
+                await asyncio.sleep(1.0)
+                continue
+            if queued:
+                self._on_queued()
+            if read < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_WAIT):
+                        await self._wake.wait()
+
+    async def pump(self, uow: UnitOfWork) -> tuple[int, int]:
+        """Queue deliveries for the next events; returns (events read, deliveries queued)."""
+        name = self._router.cursor
+        cursor = await uow.journal.cursor(name)
+        if not await self._router.listening(uow):
+            last = await uow.journal.last()
+            if last > cursor:
+                await uow.journal.set_cursor(name, last)
+                await uow.journal.prune()
+            return 0, 0
+        events = await uow.journal.after(cursor, self._batch)
+        if not events:
+            return 0, 0
+        deliveries = await self._router.route(uow, [e for _, e in events], self._clock.now())
+        for n, delivery in enumerate(deliveries):
+            # Deliveries are sent oldest first: keep the journal's order within one batch.
+            delivery.created_at += timedelta(microseconds=n)
+            await uow.deliveries.add(delivery)
+        await uow.journal.set_cursor(name, events[-1][0])
+        await uow.journal.prune()
+        return len(events), len(deliveries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +195,18 @@ class DeliveryWorker:
         due = await self._db.read(lambda uow: uow.deliveries.due(now, self._batch))
         if not due:
             return False
-        attempts = await asyncio.gather(*(self._attempt(d) for d in due))
+        # One receiver's deliveries go one after another, in the order they were queued (an OCPI
+        # Session PUT must not overtake the one before it); receivers are served side by side.
+        queues: dict[tuple[str, str], list[Delivery]] = {}
+        for delivery in due:
+            queues.setdefault((delivery.consumer, delivery.target_id), []).append(delivery)
+        rounds = await asyncio.gather(*(self._in_order(q) for q in queues.values()))
+        attempts = [attempt for done in rounds for attempt in done]
         await self._db.write(lambda uow: self._record(uow, attempts))
         return True
+
+    async def _in_order(self, deliveries: list[Delivery]) -> list[_Attempt]:
+        return [await self._attempt(d) for d in deliveries]
 
     async def _idle(self) -> None:
         next_due = await self._db.read(lambda uow: uow.deliveries.next_due())
@@ -121,8 +226,8 @@ class DeliveryWorker:
             return _Attempt(delivery, "target no longer exists", gone=True)
         assert self._client is not None
         try:
-            response = await self._client.post(
-                delivery.url, content=delivery.body.encode(), headers=headers
+            response = await self._client.request(
+                delivery.method, delivery.url, content=delivery.body.encode(), headers=headers
             )
         except httpx.HTTPError as exc:
             return _Attempt(delivery, f"{type(exc).__name__}: {exc}"[:300])

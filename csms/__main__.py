@@ -94,6 +94,19 @@ def _parser() -> argparse.ArgumentParser:
     krevoke.add_argument("key_id")
     krevoke.set_defaults(handler=_api_keys_revoke)
 
+    ocpi = sub.add_parser("ocpi", help="OCPI 2.2.1 roaming partners").add_subparsers(required=True)
+    invite = ocpi.add_parser(
+        "invite", help="create a one-time token A for an eMSP (printed once, stored hashed)"
+    )
+    invite.add_argument("--country", required=True, help="the eMSP's country code, e.g. NL")
+    invite.add_argument("--party", required=True, help="the eMSP's party id, e.g. ABC")
+    invite.add_argument("--name", help="who the partner is")
+    invite.set_defaults(handler=_ocpi_invite)
+    ocpi.add_parser("partners", help="list OCPI partners").set_defaults(handler=_ocpi_partners)
+    orevoke = ocpi.add_parser("revoke", help="end a partnership: its tokens stop working")
+    orevoke.add_argument("partner_id")
+    orevoke.set_defaults(handler=_ocpi_revoke)
+
     sessions = sub.add_parser("sessions", help="inspect sessions").add_subparsers(required=True)
     slist = sessions.add_parser("list", help="list recent sessions")
     slist.add_argument("--status")
@@ -261,6 +274,59 @@ async def _api_keys_revoke(config: Config, args: argparse.Namespace) -> int:
         except InvalidInput as exc:
             raise CliError(str(exc)) from None
         print(f"revoked API key {args.key_id}")
+        return 0
+
+    return await _with_db(config, work)
+
+
+def _roaming(db: Any) -> Any:
+    from csms.bootstrap import SystemClock
+    from csms.domain.roaming import RoamingService
+    from csms.eventbus import InMemoryEventBus
+
+    return RoamingService(db, InMemoryEventBus(), SystemClock())
+
+
+async def _ocpi_invite(config: Config, args: argparse.Namespace) -> int:
+    country, party = args.country.upper(), args.party.upper()
+    if len(country) != 2 or len(party) != 3:
+        raise CliError("--country takes 2 characters and --party 3 (e.g. --country NL --party ABC)")
+
+    async def work(db: Any) -> int:
+        invited = await _roaming(db).invite(country, party, args.name)
+        base = config.ocpi.public_url or f"http://localhost:{config.api.port}"
+        print(f"OCPI partner {invited.partner.id} ({country}/{party}) invited")
+        print(f"token A: {invited.token_a}   (shown once; stored hashed)")
+        print(f"versions URL: {base.rstrip('/')}/ocpi/versions")
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _ocpi_partners(config: Config, args: argparse.Namespace) -> int:
+    async def work(db: Any) -> int:
+        print(f"{'id':<14} {'party':<8} {'status':<12} {'version':<8} {'name':<20} versions URL")
+        for p in await _roaming(db).partners():
+            party = f"{p.country_code}/{p.party_id}"
+            name, version = p.name or "-", p.version or "-"
+            print(
+                f"{p.id:<14} {party:<8} {p.status.value:<12} {version:<8} {name:<20} "
+                f"{p.versions_url or '-'}"
+            )
+        return 0
+
+    return await _with_db(config, work)
+
+
+async def _ocpi_revoke(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.roaming import PartnerNotFound
+
+    async def work(db: Any) -> int:
+        try:
+            await _roaming(db).revoke(args.partner_id)
+        except PartnerNotFound as exc:
+            raise CliError(str(exc)) from None
+        print(f"revoked OCPI partner {args.partner_id}")
         return 0
 
     return await _with_db(config, work)

@@ -14,13 +14,18 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
-from api.outbox import DeliveryWorker, RetryPolicy
-from api.rest.webhooks import CONSUMER, WebhookRelay, WebhookSender
+from api.ocpi.push import CONSUMER as OCPI
+from api.ocpi.push import OcpiRouter, OcpiSender
+from api.oioi.push import CONSUMER as OIOI
+from api.oioi.push import OioiRouter, OioiSender
+from api.outbox import DeliveryWorker, JournalRelay, RetryPolicy, Sender
+from api.rest.webhooks import CONSUMER, WebhookRouter, WebhookSender
 from csms.config import Config
 from csms.domain.authorization import AuthorizationPolicy
 from csms.domain.chargers import ChargerPolicy, ChargerService
 from csms.domain.operators import OperatorService, WebhookService
 from csms.domain.ports import Database
+from csms.domain.roaming import RoamingService
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
 from csms.domain.transactions import TransactionService
@@ -60,6 +65,7 @@ class Services:
     transactions: TransactionService
     operators: OperatorService
     webhooks: WebhookService
+    roaming: RoamingService
     clock: SystemClock = field(default_factory=SystemClock)
 
 
@@ -97,6 +103,7 @@ def build_services(config: Config, db: SqlDatabase) -> Services:
         transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
         operators=OperatorService(database, clock),
         webhooks=WebhookService(database, clock),
+        roaming=RoamingService(database, events, clock),
         clock=clock,
     )
 
@@ -144,21 +151,32 @@ class Csms:
         self.http = HttpServer(create_app(services), api.host, api.port, level)
         hooks = services.config.webhooks
         policy = RetryPolicy(hooks.max_attempts, hooks.retry_base, hooks.retry_max, hooks.timeout)
-        senders = {CONSUMER: WebhookSender(services.clock)}
+        oioi = services.config.oioi
+        senders: dict[str, Sender] = {
+            CONSUMER: WebhookSender(services.clock),
+            OIOI: OioiSender(oioi),
+            OCPI: OcpiSender(services.config.ocpi),
+        }
         self.outbox = DeliveryWorker(services.db, services.clock, policy, senders)
-        self.relay = WebhookRelay(services.db, services.clock, self.outbox.wake)
+        ocpi_router = OcpiRouter(services.config.ocpi, services.config.tariff.currency)
+        self.relays = [
+            JournalRelay(services.db, services.clock, WebhookRouter(), self.outbox.wake),
+            JournalRelay(services.db, services.clock, OioiRouter(oioi), self.outbox.wake),
+            JournalRelay(services.db, services.clock, ocpi_router, self.outbox.wake),
+        ]
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.services.db.write(lambda uow: uow.chargers.mark_all_offline())
-        await self.relay.register()
-        self.services.events.subscribe(self.relay.wake)
+        for relay in self.relays:
+            await relay.register()
+            self.services.events.subscribe(relay.wake)
         await self.ocpp.start()
         self.http.start()
         for name, work in (
             ("expire-pending", self._expire_loop()),
-            ("webhook-relay", self.relay.run()),
             ("outbox", self.outbox.run()),
+            *((f"relay-{i}", relay.run()) for i, relay in enumerate(self.relays)),
         ):
             self._tasks.append(asyncio.create_task(work, name=name))
         log.info("OCPP server listening on port %s", self.ocpp.port)

@@ -78,6 +78,41 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class OioiConfig:
+    partner_url: str = ""
+    partner_identifier: str = ""
+    api_key: str = ""
+
+
+@dataclass(frozen=True)
+class OcpiConfig:
+    country_code: str = "NL"
+    party_id: str = "CSM"
+    business_name: str = "CSMS"
+    public_url: str = ""
+    command_timeout: int = 30
+    address: str = "unknown"
+    city: str = "unknown"
+    postal_code: str = ""
+    country: str = "NLD"
+    latitude: str = "0.000000"
+    longitude: str = "0.000000"
+    time_zone: str = "Europe/Amsterdam"
+    connector_standard: str = "IEC_62196_T2"
+    connector_format: str = "SOCKET"
+    power_type: str = "AC_3_PHASE"
+    max_voltage: int = 230
+    max_amperage: int = 32
+
+    def __post_init__(self) -> None:
+        if len(self.country_code) != 2 or len(self.party_id) != 3:
+            raise ConfigError(
+                "[ocpi] country_code must have 2 characters and party_id 3, "
+                f"not {self.country_code!r} / {self.party_id!r}"
+            )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -91,6 +126,8 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     tariff: TariffConfig = field(default_factory=TariffConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    oioi: OioiConfig = field(default_factory=OioiConfig)
+    ocpi: OcpiConfig = field(default_factory=OcpiConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

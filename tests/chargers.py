@@ -56,6 +56,11 @@ class Charger16(Cp16, _Recorder):  # type: ignore[misc]
         self.received.put_nowait(("RemoteStopTransaction", {"transaction_id": transaction_id}))
         return result16.RemoteStopTransaction(status=self.remote_stop_answer)
 
+    @on("UnlockConnector")
+    async def _unlock(self, connector_id: int, **kw: Any) -> Any:
+        self.received.put_nowait(("UnlockConnector", {"connector_id": connector_id}))
+        return result16.UnlockConnector(status="Unlocked")
+
     async def boot(self) -> Any:
         return await self.call(
             call16.BootNotification(
@@ -130,6 +135,12 @@ class Charger201(Cp201, _Recorder):  # type: ignore[misc]
     async def _remote_stop(self, transaction_id: str, **kw: Any) -> Any:
         self.received.put_nowait(("RequestStopTransaction", {"transaction_id": transaction_id}))
         return result201.RequestStopTransaction(status=self.remote_stop_answer)
+
+    @on("UnlockConnector")
+    async def _unlock(self, evse_id: int, connector_id: int, **kw: Any) -> Any:
+        payload = {"evse_id": evse_id, "connector_id": connector_id}
+        self.received.put_nowait(("UnlockConnector", payload))
+        return result201.UnlockConnector(status="Unlocked")
 
     @on("GetBaseReport")
     async def _get_base_report(self, request_id: int, report_base: str, **kw: Any) -> Any:

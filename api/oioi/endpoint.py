@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.oioi.push import WHITELIST_GROUP
 from api.oioi.schemas import (
     Interval,
     OioiError,
@@ -252,7 +253,7 @@ async def _rfid_post(services: Services, body: RfidPost) -> OioiResponse:
     added = 0
     for uid in dict.fromkeys(u.strip().upper() for u in body.rfids if u.strip()):
         try:
-            await services.operators.add_token(uid, type="ISO14443")
+            await services.operators.add_token(uid, type="ISO14443", group_id=WHITELIST_GROUP)
         except AlreadyExists:
             continue
         added += 1

@@ -107,3 +107,35 @@ class OioiResponse(_Model):
 class OioiError(_Model):
     error: dict[str, str]
     result: Result
+
+
+# -- calls we send (CPO -> partner) -----------------------------------------------------------
+
+
+class PostInterval(_Model):
+    start: datetime | None
+    stop: datetime | None = None
+
+
+class Cost(_Model):
+    amount: float
+    currency: str
+
+
+class SessionPost(_Model):
+    """The CDR of a finished session (``session-post``)."""
+
+    user: User
+    session_id: str = Field(alias="session-id")
+    connector_id: str = Field(alias="connector-id")
+    session_interval: PostInterval = Field(alias="session-interval")
+    charging_interval: PostInterval | None = Field(None, alias="charging-interval")
+    energy_consumed: float | None = Field(None, alias="energy-consumed", description="kWh")
+    calculated_cost: Cost | None = Field(None, alias="calculated-cost")
+    partner_identifier: str = Field(alias="partner-identifier")
+
+
+class ConnectorPostStatus(_Model):
+    connector_id: str = Field(alias="connector-id")
+    status: Literal["Available", "Occupied", "Offline", "Reserved", "Unknown"]
+    partner_identifier: str = Field(alias="partner-identifier")

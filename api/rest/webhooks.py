@@ -11,14 +11,12 @@ lets the receiver check the body and reject replays (compare ``t`` with its cloc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +33,7 @@ from api.rest.schemas import (
 from api.rest.views import charger_out, session_out
 from csms.domain.events import DomainEvent
 from csms.domain.model import ApiScope, Delivery, DeliveryStatus, Webhook
-from csms.domain.ports import Clock, Database, UnitOfWork
+from csms.domain.ports import Clock, UnitOfWork
 from csms.domain.sessions import session_from_event
 
 log = logging.getLogger("csms.webhooks")
@@ -45,7 +43,6 @@ JOURNAL_CURSOR = "webhooks"
 SIGNATURE_HEADER = "edrv-signature"
 TAG = "Webhooks"
 OPERATOR = ApiScope.OPERATOR
-IDLE_WAIT = 60.0
 
 
 def sign(secret: str, body: str, timestamp: int) -> str:
@@ -94,75 +91,26 @@ class WebhookSender:
         log.warning("webhook %s disabled: %s", webhook.id, webhook.disabled_reason)
 
 
-class WebhookRelay:
-    """Turns journaled events into outbox deliveries for every subscribed webhook.
+class WebhookRouter:
+    """Every journaled event becomes one delivery per active webhook subscribed to it."""
 
-    The bus only wakes it up; what it sends comes from the journal, read from its cursor in the
-    same transaction that adds the deliveries, so nothing is lost or queued twice by a crash.
-    """
+    cursor = JOURNAL_CURSOR
 
-    def __init__(
-        self, db: Database, clock: Clock, on_queued: Callable[[], None], batch: int = 500
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._on_queued = on_queued
-        self._batch = batch
-        self._wake = asyncio.Event()
+    async def listening(self, uow: UnitOfWork) -> bool:
+        return any(h.active for h in await uow.webhooks.list())
 
-    def wake(self, _event: DomainEvent | None = None) -> None:
-        self._wake.set()
-
-    async def register(self) -> None:
-        """Pin the cursor, so events from now on wait for the relay even across a crash."""
-
-        async def _pin(uow: UnitOfWork) -> None:
-            await uow.journal.set_cursor(JOURNAL_CURSOR, await uow.journal.cursor(JOURNAL_CURSOR))
-
-        await self._db.write(_pin)
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                read, queued = await self._db.write(self.pump)
-            except Exception:
-                log.exception("the webhook relay failed a round; trying again shortly")
-                await asyncio.sleep(1.0)
-                continue
-            if queued:
-                self._on_queued()
-            if read < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(IDLE_WAIT):
-                        await self._wake.wait()
-
-    async def pump(self, uow: UnitOfWork) -> tuple[int, int]:
-        """Queue deliveries for the next events; returns (events read, deliveries queued)."""
-        cursor = await uow.journal.cursor(JOURNAL_CURSOR)
+    async def route(
+        self, uow: UnitOfWork, events: Sequence[DomainEvent], now: datetime
+    ) -> list[Delivery]:
         hooks = [h for h in await uow.webhooks.list() if h.active]
-        if not hooks:  # nobody to tell: skip the events without loading them
-            last = await uow.journal.last()
-            if last > cursor:
-                await uow.journal.set_cursor(JOURNAL_CURSOR, last)
-                await uow.journal.prune()
-            return 0, 0
-        events = await uow.journal.after(cursor, self._batch)
-        if not events:
-            return 0, 0
-        queued = 0
-        now = self._clock.now()
-        for _, event in events:
+        deliveries: list[Delivery] = []
+        for event in events:
             wanted = [h for h in hooks if event.name in h.events]
             if not wanted:
                 continue
             obj, data = await _payload(uow, event)
-            for hook in wanted:
-                await uow.deliveries.add(_delivery(hook, event, obj, data, now))
-                queued += 1
-        await uow.journal.set_cursor(JOURNAL_CURSOR, events[-1][0])
-        await uow.journal.prune()
-        return len(events), queued
+            deliveries.extend(_delivery(hook, event, obj, data, now) for hook in wanted)
+        return deliveries
 
 
 async def _payload(uow: UnitOfWork, event: DomainEvent) -> tuple[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from csms.domain import events as ev
-from csms.domain.authorization import AuthorizationPolicy, authorize_token
+from csms.domain.authorization import AuthorizationPolicy, authorize_at
 from csms.domain.credentials import verify_password
 from csms.domain.events import DomainEvent
 from csms.domain.journal import journaled_write
@@ -176,7 +176,7 @@ class ChargerService:
             pending = await uow.sessions.pending_for(charger_id, id_token, since)
             if any(s.status is SessionStatus.PENDING for s in pending):
                 return Authorization(TokenStatus.ACCEPTED)
-            return await authorize_token(uow, self._auth, id_token, now, token_type)
+            return await authorize_at(uow, self._auth, charger_id, id_token, now, token_type)
 
         return await self._db.read(_check)
 

@@ -246,3 +246,65 @@ class Delivery:
     status: DeliveryStatus = DeliveryStatus.PENDING
     last_error: str | None = None
     delivered_at: datetime | None = None
+    method: str = "POST"  # OCPI pushes a Session with PUT
+
+
+class PartnerStatus(enum.StrEnum):
+    INVITED = "invited"  # holds a one-time token A; may only register
+    REGISTERED = "registered"  # completed the credentials handshake; uses token C
+    REVOKED = "revoked"
+
+
+@dataclass(slots=True)
+class OcpiPartner:
+    """An OCPI 2.2.1 eMSP we roam with.
+
+    ``token_hash`` is a SHA-256 of the credentials token the partner presents to us (token A
+    until it registers, then the token C we issued). ``their_token`` (token B) is what we
+    present when we call them; it is a credential we send, so it is kept as given.
+    """
+
+    id: str
+    country_code: str
+    party_id: str
+    status: PartnerStatus
+    token_hash: str
+    created_at: datetime
+    updated_at: datetime
+    name: str | None = None
+    their_token: str | None = None
+    versions_url: str | None = None
+    version: str | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)  # "<module>:<ROLE>" -> url
+    roles: list[dict[str, object]] = field(default_factory=list)
+
+    def endpoint(self, module: str, role: str = "RECEIVER") -> str | None:
+        return self.endpoints.get(f"{module}:{role}")
+
+
+@dataclass(slots=True)
+class RoamingToken:
+    """An OCPI Token an eMSP pushed to us; ``data`` is the Token object as last received."""
+
+    country_code: str
+    party_id: str
+    uid: str
+    type: str
+    data: dict[str, object]
+    last_updated: datetime
+
+
+@dataclass(slots=True)
+class RoamingSession:
+    """What OCPI needs beyond our session: whose it is and how it was authorized.
+
+    Written when an eMSP starts a session (START_SESSION) or when a charger starts one with a
+    token an eMSP gave us; the session itself stays in ``sessions``.
+    """
+
+    session_id: str
+    partner_id: str
+    cdr_token: dict[str, object]  # the CdrToken: country_code, party_id, uid, type, contract_id
+    auth_method: str  # COMMAND | WHITELIST | AUTH_REQUEST
+    created_at: datetime
+    authorization_reference: str | None = None

@@ -18,6 +18,9 @@ from csms.domain.model import (
     FailedStop,
     IdToken,
     MeterSample,
+    OcpiPartner,
+    RoamingSession,
+    RoamingToken,
     Session,
     SessionStatus,
     Webhook,
@@ -158,6 +161,34 @@ class DeliveryRepository(Protocol):
     async def for_target(self, target_id: str) -> builtins.list[Delivery]: ...
 
 
+class RoamingRepository(Protocol):
+    """OCPI partners, the tokens they pushed, and which sessions are theirs."""
+
+    async def partner(self, partner_id: str) -> OcpiPartner | None: ...
+    async def partner_by_token(self, token_hash: str) -> OcpiPartner | None: ...
+    async def partners(self) -> builtins.list[OcpiPartner]: ...
+    async def save_partner(self, partner: OcpiPartner) -> None: ...
+    async def token(
+        self, country_code: str, party_id: str, uid: str, type: str
+    ) -> RoamingToken | None: ...
+    async def tokens_by_uid(self, uid: str) -> builtins.list[RoamingToken]: ...
+    async def save_token(self, token: RoamingToken) -> None: ...
+    async def session(self, session_id: str) -> RoamingSession | None: ...
+    async def add_session(self, link: RoamingSession) -> None: ...
+    async def sessions(
+        self,
+        partner_id: str,
+        *,
+        updated_from: datetime | None,
+        updated_to: datetime | None,
+        ended_only: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, builtins.list[tuple[Session, RoamingSession]]]:
+        """A page of a partner's sessions by ``updated_at`` (oldest first) and the total."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def chargers(self) -> ChargerRepository: ...
@@ -173,6 +204,8 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
     @property
     def deliveries(self) -> DeliveryRepository: ...
+    @property
+    def roaming(self) -> RoamingRepository: ...
 
 
 Work = Callable[[UnitOfWork], Awaitable[T]]

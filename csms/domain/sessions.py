@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -209,8 +210,13 @@ class SessionService:
         id_token_type: str = "Central",
         requested_by: str = "api",
         check_token: bool = True,
+        attach: Callable[[UnitOfWork, Session], Awaitable[None]] | None = None,
     ) -> StartOutcome:
-        """Store a pending session, then ask the charger to start it."""
+        """Store a pending session, then ask the charger to start it.
+
+        ``attach`` writes what a façade keeps about the session (an OCPI partner's link) in the
+        same transaction that creates it.
+        """
         if not self._bus.is_connected(charger_id):
             if await self._db.read(lambda uow: uow.chargers.get(charger_id)) is None:
                 raise ChargerNotFound(charger_id)
@@ -248,6 +254,8 @@ class SessionService:
             if protocol is Protocol.V201:
                 session.remote_start_id = await uow.sessions.next_remote_start_id()
             await uow.sessions.add(session)
+            if attach is not None:
+                await attach(uow, session)
             emitted.append(self._event(ev.SESSION_CREATED, session))
             return session
 

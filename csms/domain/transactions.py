@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from csms.domain import events as ev
-from csms.domain.authorization import AuthorizationPolicy, authorize_token
+from csms.domain.authorization import AuthorizationPolicy, authorize_at
 from csms.domain.energy import apply_samples, recompute_energy
 from csms.domain.events import DomainEvent
 from csms.domain.journal import journaled_write
@@ -134,7 +134,7 @@ class TransactionService:
             if session is not None:
                 auth = Authorization(TokenStatus.ACCEPTED)
             else:
-                auth = await authorize_token(uow, self._auth, msg.id_tag, now)
+                auth = await authorize_at(uow, self._auth, msg.charger_id, msg.id_tag, now)
                 session = self._new_session(msg.charger_id, Protocol.V16, now)
                 session.id_token, session.id_token_type = msg.id_tag, "Local"
             session.transaction_id = str(await uow.sessions.next_transaction_id())
@@ -183,7 +183,7 @@ class TransactionService:
             now = self._clock.now()
             auth = None
             if msg.id_tag is not None:
-                auth = await authorize_token(uow, self._auth, msg.id_tag, now)
+                auth = await authorize_at(uow, self._auth, msg.charger_id, msg.id_tag, now)
             session = await uow.sessions.by_transaction(msg.charger_id, tx)
             problem = _stop_problem(session, msg)
             if problem == "replay":
@@ -263,7 +263,9 @@ class TransactionService:
             return None
         if session.requested_by != "charger" and msg.id_token == session.id_token:
             return Authorization(TokenStatus.ACCEPTED)  # our own remote start
-        return await authorize_token(uow, self._auth, msg.id_token, now, msg.id_token_type)
+        return await authorize_at(
+            uow, self._auth, session.charger_id, msg.id_token, now, msg.id_token_type
+        )
 
     async def _apply_event(
         self,

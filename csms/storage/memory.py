@@ -23,6 +23,9 @@ from csms.domain.model import (
     FailedStop,
     IdToken,
     MeterSample,
+    OcpiPartner,
+    RoamingSession,
+    RoamingToken,
     Session,
     SessionStatus,
     Webhook,
@@ -327,6 +330,77 @@ class DeliveryRepository:
         return [copy.copy(d) for d in sorted(found, key=lambda d: (d.created_at, d.id))]
 
 
+class RoamingRepository:
+    def __init__(self, sessions: SessionRepository) -> None:
+        self._sessions = sessions
+        self._partners: dict[str, OcpiPartner] = {}
+        self._tokens: dict[tuple[str, str, str, str], RoamingToken] = {}
+        self._links: dict[str, RoamingSession] = {}
+
+    async def partner(self, partner_id: str) -> OcpiPartner | None:
+        found = self._partners.get(partner_id)
+        return copy.deepcopy(found) if found else None
+
+    async def partner_by_token(self, token_hash: str) -> OcpiPartner | None:
+        for partner in self._partners.values():
+            if partner.token_hash == token_hash:
+                return copy.deepcopy(partner)
+        return None
+
+    async def partners(self) -> builtins.list[OcpiPartner]:
+        found = sorted(self._partners.values(), key=lambda p: (p.created_at, p.id))
+        return [copy.deepcopy(p) for p in found]
+
+    async def save_partner(self, partner: OcpiPartner) -> None:
+        self._partners[partner.id] = copy.deepcopy(partner)
+
+    async def token(
+        self, country_code: str, party_id: str, uid: str, type: str
+    ) -> RoamingToken | None:
+        found = self._tokens.get((country_code, party_id, uid, type))
+        return copy.deepcopy(found) if found else None
+
+    async def tokens_by_uid(self, uid: str) -> builtins.list[RoamingToken]:
+        found = [t for t in self._tokens.values() if t.uid == uid]
+        return [copy.deepcopy(t) for t in sorted(found, key=lambda t: t.last_updated)]
+
+    async def save_token(self, token: RoamingToken) -> None:
+        key = (token.country_code, token.party_id, token.uid, token.type)
+        self._tokens[key] = copy.deepcopy(token)
+
+    async def session(self, session_id: str) -> RoamingSession | None:
+        found = self._links.get(session_id)
+        return copy.deepcopy(found) if found else None
+
+    async def add_session(self, link: RoamingSession) -> None:
+        self._links[link.session_id] = copy.deepcopy(link)
+
+    async def sessions(
+        self,
+        partner_id: str,
+        *,
+        updated_from: datetime | None,
+        updated_to: datetime | None,
+        ended_only: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, builtins.list[tuple[Session, RoamingSession]]]:
+        found = []
+        for link in self._links.values():
+            session = await self._sessions.get(link.session_id)
+            if link.partner_id != partner_id or session is None:
+                continue
+            if updated_from is not None and session.updated_at < updated_from:
+                continue
+            if updated_to is not None and session.updated_at >= updated_to:
+                continue
+            if ended_only and session.status is not SessionStatus.ENDED:
+                continue
+            found.append((session, copy.deepcopy(link)))
+        found.sort(key=lambda pair: (pair[0].updated_at, pair[0].id))
+        return len(found), found[offset : offset + limit]
+
+
 class MemoryUnitOfWork:
     def __init__(self) -> None:
         self.chargers = ChargerRepository()
@@ -336,6 +410,7 @@ class MemoryUnitOfWork:
         self.journal = JournalRepository()
         self.webhooks = WebhookRepository()
         self.deliveries = DeliveryRepository()
+        self.roaming = RoamingRepository(self.sessions)
 
 
 class MemoryDatabase:

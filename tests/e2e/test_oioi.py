@@ -13,8 +13,9 @@ from csms.domain import events as ev
 from csms.domain.model import ApiScope, TokenStatus
 from csms.domain.operators import ConnectorSpec
 from tests.chargers import Charger201, connected
-from tests.conftest import add_token, http_url, wait_event, ws_url
+from tests.conftest import MakeCsms, add_token, http_url, wait_event, ws_url
 from tests.e2e.conftest import api_key
+from tests.receiver import Received, receiver
 
 EVSE = "DE*ABC*E0001*1"
 EVCO = "DE-ABC-C12345678-X"
@@ -184,3 +185,98 @@ async def test_unknown_fields_are_ignored(csms: Csms, oioi: httpx.AsyncClient) -
         oioi, "rfid-post", {"rfids": ["AA"], "partner-identifier": "x" * 16, "future-field": 1}
     )
     assert answer["result"]["code"] == 0
+
+
+PARTNER_ID = "plugsurfing-partner-0001"
+PARTNER_KEY = "partner-issued-key"
+
+
+async def _next_call(rec: Any, name: str) -> dict[str, Any]:
+    """The next call named ``name`` the partner received (others are skipped)."""
+    while True:
+        got: Received = await rec.next_ok()
+        assert got.path == "/oioi/v4/request"
+        assert got.headers["authorization"] == f"key={PARTNER_KEY}"
+        if name in got.json:
+            body: dict[str, Any] = got.json[name]
+            return body
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_session_post_reaches_the_partner(make_csms: MakeCsms, version: str) -> None:
+    """When an OIOI-started session ends, the partner receives session-post with the CDR
+    (intervals, exact kWh and cost) and connector-post-status follows the connector."""
+    async with receiver() as partner:
+        csms = await make_csms(
+            oioi={
+                "partner_url": f"{partner.url}/oioi/v4/request",
+                "partner_identifier": PARTNER_ID,
+                "api_key": PARTNER_KEY,
+            }
+        )
+        await _station(csms)
+        key = await api_key(csms, ApiScope.SESSIONS)
+        client = httpx.AsyncClient(
+            base_url=http_url(csms), headers={"Authorization": f"key={key}"}, timeout=10
+        )
+        async with client as oioi, connected(ws_url(csms, "CP1"), "CP1", version=version) as cp:
+            if isinstance(cp, Charger201):
+                await cp.status("Occupied")
+            else:
+                await cp.status(1, "Preparing")
+            status = await _next_call(partner, "connector-post-status")
+            while status["status"] == "Available":  # what the charger said on connecting
+                status = await _next_call(partner, "connector-post-status")
+            assert status == {
+                "connector-id": EVSE,
+                "status": "Occupied",
+                "partner-identifier": PARTNER_ID,
+            }
+            start = await _call(oioi, "session-start", {"user": user(), "connector-id": EVSE})
+            session_id = start["session-start"]["session-id"]
+            if isinstance(cp, Charger201):
+                request = await cp.next_request("RequestStartTransaction")
+                await cp.tx_event(
+                    "Started",
+                    "T1",
+                    trigger="RemoteStart",
+                    wh=2_000,
+                    context="Transaction.Begin",
+                    remote_start_id=request["remote_start_id"],
+                )
+                await cp.tx_event("Ended", "T1", trigger="EVDeparted", wh=9_505)
+            else:
+                await cp.next_request("RemoteStartTransaction")
+                tx = (await cp.start_tx(EVCO, 2_000)).transaction_id
+                await cp.stop_tx(tx, 9_505)
+            post = await _next_call(partner, "session-post")
+    assert post["session-id"] == session_id
+    assert post["connector-id"] == EVSE
+    assert post["user"] == {"identifier-type": "evco-id", "identifier": EVCO}
+    assert post["partner-identifier"] == PARTNER_ID
+    assert post["energy-consumed"] == 7.505
+    assert post["calculated-cost"] == {"amount": 2.25, "currency": "EUR"}
+    assert post["session-interval"]["start"] and post["session-interval"]["stop"]
+
+
+async def test_session_post_is_retried_until_the_partner_answers(make_csms: MakeCsms) -> None:
+    """A partner answering 503 gets the same session-post again until it takes it."""
+    async with receiver(status=503) as partner:
+        csms = await make_csms(
+            oioi={"partner_url": partner.url + "/oioi/v4/request", "api_key": PARTNER_KEY},
+            webhooks={"retry_base": 0.05, "retry_max": 0.1},
+        )
+        await _station(csms)
+        async with connected(ws_url(csms, "CP1"), "CP1", version="1.6") as cp:
+            await add_token(csms, "0A1B2C3D", group_id="oioi")
+            tx = (await cp.start_tx("0A1B2C3D", 0)).transaction_id
+            await cp.stop_tx(tx, 1_000)
+            first = await partner.next()
+            assert first.answered == 503 and "session-post" in first.json
+            partner.status = 200
+            again = await partner.next_ok()
+    assert again.body == first.body
+    assert again.json["session-post"]["user"] == {
+        "identifier-type": "rfid",
+        "identifier": "0A1B2C3D",
+    }

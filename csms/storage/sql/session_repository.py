@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -171,18 +171,19 @@ class SessionRepository:
             select(_sessions).where(*where).order_by(_S.created_at, _S.id).limit(1)
         )
         row = result.first()
-        return _session_of(row) if row else None
+        return session_of(row._asdict()) if row else None
 
     async def _find(self, *where: ColumnElement[bool]) -> builtins.list[Session]:
         return await self._all(select(_sessions).where(*where).order_by(_S.created_at, _S.id))
 
     async def _all(self, stmt: Select[Any]) -> builtins.list[Session]:
         result = await self._session.execute(stmt)
-        return [_session_of(row) for row in result]
+        return [session_of(row._asdict()) for row in result]
 
 
-def _session_of(row: Row[Any]) -> Session:
-    session = Session(**row._asdict())
+def session_of(values: Mapping[str, Any]) -> Session:
+    """A session from its column values."""
+    session = Session(**values)
     session.protocol = Protocol(session.protocol)
     session.status = SessionStatus(session.status)
     return session

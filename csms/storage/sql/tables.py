@@ -273,6 +273,51 @@ class DeliveryRow(Base):
     status: Mapped[str]
     last_error: Mapped[str | None]
     delivered_at: Mapped[datetime | None]
+    method: Mapped[str] = mapped_column(String, server_default="POST")
+
+
+class OcpiPartnerRow(Base):
+    __tablename__ = "ocpi_partners"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    country_code: Mapped[str]
+    party_id: Mapped[str]
+    status: Mapped[str]
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    name: Mapped[str | None]
+    their_token: Mapped[str | None]
+    versions_url: Mapped[str | None]
+    version: Mapped[str | None]
+    endpoints: Mapped[dict[str, Any]] = mapped_column(JSON)
+    roles: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class OcpiTokenRow(Base):
+    """Tokens eMSPs pushed (OCPI Tokens module), keyed as the module addresses them."""
+
+    __tablename__ = "ocpi_tokens"
+
+    country_code: Mapped[str] = mapped_column(String, primary_key=True)
+    party_id: Mapped[str] = mapped_column(String, primary_key=True)
+    uid: Mapped[str] = mapped_column(String, primary_key=True, index=True)
+    type: Mapped[str] = mapped_column(String, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    last_updated: Mapped[datetime]
+
+
+class OcpiSessionRow(Base):
+    """The OCPI side of a session: the eMSP it belongs to and how it was authorized."""
+
+    __tablename__ = "ocpi_sessions"
+
+    session_id: Mapped[str] = mapped_column(String, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(index=True)
+    cdr_token: Mapped[dict[str, Any]] = mapped_column(JSON)
+    auth_method: Mapped[str]
+    created_at: Mapped[datetime]
+    authorization_reference: Mapped[str | None]
 
 
 class CounterRow(Base):

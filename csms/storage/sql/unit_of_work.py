@@ -31,6 +31,7 @@ from csms.storage.sql.repositories import (
     SessionRepository,
     TokenRepository,
 )
+from csms.storage.sql.roaming_repository import RoamingRepository
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
         self.journal: ports.JournalRepository = JournalRepository(session)
         self.webhooks: ports.WebhookRepository = WebhookRepository(session)
         self.deliveries: ports.DeliveryRepository = DeliveryRepository(session)
+        self.roaming: ports.RoamingRepository = RoamingRepository(session)
 
 
 @dataclass(slots=True)
