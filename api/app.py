@@ -101,6 +101,9 @@ def create_app(services: Services) -> Starlette:
         return error_response(ApiError(404, f"no such endpoint: {request.url.path}", "not_found"))
 
     async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        if request.url.path.startswith("/ocpi/"):
+            text = f"method {request.method} not allowed on {request.url.path}"
+            return JSONResponse(envelope(2000, text), 405)
         text = f"method {request.method} not allowed on {request.url.path}"
         return error_response(ApiError(405, text, "method_not_allowed"))
 

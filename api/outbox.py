@@ -196,9 +196,10 @@ class DeliveryWorker:
         if not due:
             return False
         # One receiver's deliveries go one after another, in the order they were queued (an OCPI
-        # Session PUT must not overtake the one before it); receivers are served side by side.
+        # Session PUT must not overtake the one before it), and stop at the first failure: the
+        # rest wait behind it (see DeliveryRepository.due). Receivers are served side by side.
         queues: dict[tuple[str, str], list[Delivery]] = {}
-        for delivery in due:
+        for delivery in sorted(due, key=lambda d: (d.created_at, d.id)):
             queues.setdefault((delivery.consumer, delivery.target_id), []).append(delivery)
         rounds = await asyncio.gather(*(self._in_order(q) for q in queues.values()))
         attempts = [attempt for done in rounds for attempt in done]
@@ -206,7 +207,12 @@ class DeliveryWorker:
         return True
 
     async def _in_order(self, deliveries: list[Delivery]) -> list[_Attempt]:
-        return [await self._attempt(d) for d in deliveries]
+        done: list[_Attempt] = []
+        for delivery in deliveries:
+            done.append(await self._attempt(delivery))
+            if done[-1].error is not None:
+                break
+        return done
 
     async def _idle(self) -> None:
         next_due = await self._db.read(lambda uow: uow.deliveries.next_due())

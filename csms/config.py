@@ -90,7 +90,7 @@ class OcpiConfig:
     party_id: str = "CSM"
     business_name: str = "CSMS"
     public_url: str = ""
-    command_timeout: int = 30
+    command_timeout: int = 60
     address: str = "unknown"
     city: str = "unknown"
     postal_code: str = ""

@@ -54,7 +54,7 @@ async def _get(client: httpx.AsyncClient, url: str) -> Any:
     try:
         response = await client.get(url, headers=headers)
         body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         raise OcpiError(3001, f"could not call {url}: {type(exc).__name__}") from None
     if response.status_code != 200 or not isinstance(body, dict):
         raise OcpiError(3001, f"{url} answered HTTP {response.status_code}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from api.ocpi.framework import VERSION, OcpiCall, OcpiEndpoint, OcpiError, OcpiReply, dump, endpoint
@@ -53,7 +54,9 @@ _RESULT = {
 
 def _response(call: OcpiCall, result: str, message: str | None = None) -> CommandResponse:
     text = [DisplayText(language="en", text=message[:512])] if message else None
-    timeout = call.services.config.ocpi.command_timeout
+    # Never promise less than the charger's own answer time plus the trip through the outbox.
+    config = call.services.config
+    timeout = max(config.ocpi.command_timeout, math.ceil(config.ocpp.call_timeout) + 10)
     return CommandResponse(result=result, timeout=timeout, message=text)
 
 

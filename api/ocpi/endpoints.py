@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from pydantic import ValidationError
+
 from api.ocpi import client, views
 from api.ocpi.framework import (
     VERSION,
@@ -32,9 +34,9 @@ from api.ocpi.schemas import (
     VersionDetails,
 )
 from csms.domain.credentials import hash_api_secret
-from csms.domain.errors import NotFound
+from csms.domain.errors import AlreadyExists, InvalidInput, NotFound
 from csms.domain.model import PartnerStatus, RoamingToken
-from csms.domain.roaming import token_parties
+from csms.domain.roaming import NotRegistered, token_parties
 
 # Our modules and the role we play in each (credentials: "SENDER" by convention).
 MODULES = (
@@ -110,7 +112,12 @@ async def update_credentials(call: OcpiCall) -> OcpiReply:
 async def _handshake(call: OcpiCall, *, update: bool) -> OcpiReply:
     theirs = await call.body(Credentials)
     link = await client.discover(theirs)
-    token_c = await call.services.roaming.register(call.partner.id, link, update=update)
+    try:
+        token_c = await call.services.roaming.register(call.partner.id, link, update=update)
+    except (AlreadyExists, NotRegistered) as exc:  # a concurrent POST/DELETE won the race
+        raise OcpiError(2000, str(exc), 405) from None
+    except InvalidInput as exc:
+        raise OcpiError(2001, str(exc)) from None
     return OcpiReply(dump(_ours(call, token_c)))
 
 
@@ -123,7 +130,10 @@ async def _handshake(call: OcpiCall, *, update: bool) -> OcpiReply:
 async def unregister(call: OcpiCall) -> OcpiReply:
     if call.partner.status is not PartnerStatus.REGISTERED:
         raise OcpiError(2000, "not registered", 405)
-    await call.services.roaming.unregister(call.partner.id)
+    try:
+        await call.services.roaming.unregister(call.partner.id)
+    except NotRegistered as exc:
+        raise OcpiError(2000, str(exc), 405) from None
     return OcpiReply()
 
 
@@ -143,7 +153,7 @@ async def list_locations(call: OcpiCall) -> OcpiReply:
     ]
     found.sort(key=lambda loc: (loc.last_updated, loc.id))
     chosen = found[page.offset : page.offset + page.limit]
-    return page.reply(call.request, dump(chosen), len(found))
+    return page.reply(call, dump(chosen), len(found))
 
 
 async def _location(call: OcpiCall) -> Location:
@@ -199,7 +209,7 @@ async def list_sessions(call: OcpiCall) -> OcpiReply:
     )
     cfg, currency = call.services.config.ocpi, call.services.config.tariff.currency
     data = [views.session_view(cfg, currency, s, link) for s, link in found]
-    return page.reply(call.request, dump(data), total)
+    return page.reply(call, dump(data), total)
 
 
 @endpoint(
@@ -229,7 +239,7 @@ async def list_cdrs(call: OcpiCall) -> OcpiReply:
         _, connectors = await services.operators.charger(session.charger_id)
         ref = views.evse_ref_of(connectors, session.evse_id)
         data.append(views.cdr_view(cfg, currency, session, link, ref))
-    return page.reply(call.request, dump(data), total)
+    return page.reply(call, dump(data), total)
 
 
 # -- tokens (we are the receiver) ---------------------------------------------------------------
@@ -279,7 +289,13 @@ async def patch_token(call: OcpiCall) -> OcpiReply:
     except NotFound as exc:
         raise OcpiError(2004, str(exc), http=404) from None
     merged = {**existing.data, **patch.model_dump(mode="json", exclude_unset=True)}
-    await _store(call, Token.model_validate(merged))
+    try:
+        token = Token.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise OcpiError(2001, f"{where}: {first['msg']}") from None
+    await _store(call, token)
     return OcpiReply()
 
 

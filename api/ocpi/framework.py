@@ -233,13 +233,13 @@ class Page:
             max(1, min(_int(q.get("limit"), "limit", MAX_LIMIT), MAX_LIMIT)),
         )
 
-    def reply(self, request: Request, data: list[Any], total: int) -> OcpiReply:
+    def reply(self, call: OcpiCall, data: list[Any], total: int) -> OcpiReply:
         """The page with ``X-Total-Count``, ``X-Limit`` and a ``Link`` to the next page."""
         headers = {"X-Total-Count": str(total), "X-Limit": str(self.limit)}
         if self.offset + len(data) < total:
-            params = dict(request.query_params)
+            params = dict(call.request.query_params)
             params.update(offset=str(self.offset + self.limit), limit=str(self.limit))
-            base = str(request.url.replace(query=""))
+            base = call.base_url + call.request.url.path
             headers["Link"] = f'<{base}?{urlencode(params)}>; rel="next"'
         return OcpiReply(data, headers=headers)
 

@@ -123,10 +123,21 @@ def _status(statuses: list[str]) -> str:
 
 def _periods(session: Session, *, with_time: bool) -> list[ChargingPeriod]:
     start = session.session_start or session.created_at
-    dimensions = [CdrDimension(type="ENERGY", volume=session.energy_kwh)]
+    dimensions = [CdrDimension(type="ENERGY", volume=_kwh(session))]
     if with_time:
         dimensions.append(CdrDimension(type="TIME", volume=_hours(session)))
     return [ChargingPeriod(start_date_time=start, dimensions=dimensions)]
+
+
+def _kwh(session: Session) -> float:
+    """OCPI numbers carry at most 4 decimals (0.1 Wh)."""
+    return round(session.energy_wh / 1000.0, 4)
+
+
+def emi3_evse_id(cfg: OcpiConfig, uid: str) -> str:
+    """An eMI3-style EVSE ID for an EVSE the operator gave none: ``CC*PID*E<charger>*<evse>``."""
+    body = "".join(ch if ch.isalnum() else "*" for ch in uid)
+    return f"{cfg.country_code}*{cfg.party_id}*E{body}"[:48]
 
 
 def _hours(session: Session) -> float:
@@ -145,7 +156,7 @@ def session_view(
         id=session.id,
         start_date_time=session.session_start or session.created_at,
         end_date_time=session.session_end,
-        kwh=session.energy_kwh,
+        kwh=_kwh(session),
         cdr_token=CdrToken.model_validate(link.cdr_token),
         auth_method=link.auth_method,
         authorization_reference=link.authorization_reference,
@@ -188,7 +199,7 @@ def cdr_view(
             country=cfg.country,
             coordinates=GeoLocation(latitude=cfg.latitude, longitude=cfg.longitude),
             evse_uid=uid,
-            evse_id=evse_ref or uid,
+            evse_id=evse_ref or emi3_evse_id(cfg, uid),
             connector_id=str(session.connector_id or 1),
             connector_standard=cfg.connector_standard,
             connector_format=cfg.connector_format,
@@ -197,7 +208,7 @@ def cdr_view(
         currency=session.currency or currency,
         charging_periods=_periods(session, with_time=True),
         total_cost=Price(excl_vat=round(session.cost or 0.0, 4)),
-        total_energy=session.energy_kwh,
+        total_energy=_kwh(session),
         total_time=_hours(session),
         last_updated=session.updated_at,
     )

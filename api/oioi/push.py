@@ -75,6 +75,8 @@ class OioiRouter:
                 out.append(self._delivery("connector-post-status", body, now))
             elif event.name == ev.CHARGER_OFFLINE:
                 for c in await uow.chargers.connectors(event.subject):
+                    if c.evse_id == 0:  # 1.6 connector 0 is the charger itself
+                        continue
                     body = self._status(_name(c), "Offline")
                     out.append(self._delivery("connector-post-status", body, now))
         return out

@@ -151,7 +151,8 @@ class DeliveryRepository(Protocol):
     async def add(self, delivery: Delivery) -> None: ...
     async def save(self, delivery: Delivery) -> None: ...
     async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
-        """Pending deliveries whose next attempt is due, oldest first."""
+        """Pending deliveries whose next attempt is due, oldest first; a delivery waits while an
+        older one to the same receiver (consumer and target) is pending after a failure."""
         ...
 
     async def next_due(self) -> datetime | None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import builtins
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from csms.domain.credentials import hash_api_secret
-from csms.domain.errors import AlreadyExists, Conflict, NotFound
+from csms.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from csms.domain.events import DomainEvent
 from csms.domain.journal import journaled_write
 from csms.domain.model import (
@@ -125,6 +125,14 @@ class RoamingService:
             partner = await uow.roaming.partner(partner_id)
             if partner is None or partner.status is PartnerStatus.REVOKED:
                 raise PartnerNotFound(f"no OCPI partner {partner_id!r}")
+            claimed = token_parties(replace(partner, roles=list(link.roles)))
+            for other in await uow.roaming.partners():
+                if other.id == partner.id or other.status is not PartnerStatus.REGISTERED:
+                    continue
+                taken = claimed & token_parties(other)
+                if taken:
+                    cc, pid = sorted(taken)[0]
+                    raise InvalidInput(f"roles: party {cc}/{pid} belongs to another partner")
             registered = partner.status is PartnerStatus.REGISTERED
             if update and not registered:
                 raise NotRegistered("not registered: use POST to register first")
@@ -181,8 +189,16 @@ class RoamingService:
         async def _put(uow: UnitOfWork) -> bool:
             key = (token.country_code, token.party_id, token.uid, token.type)
             created = await uow.roaming.token(*key) is None
+            ours = await uow.roaming.tokens_by_uid(token.uid)
+            existing = await uow.tokens.get(token.uid)
             await uow.roaming.save_token(token)
-            await uow.tokens.save(_id_token(token, await uow.tokens.get(token.uid)))
+            # An id token the operator (or OIOI) created with the same uid is not the eMSP's to
+            # change; and two eMSPs with one uid: the one that pushed it first keeps it.
+            first = not ours or all(
+                (t.country_code, t.party_id) == (token.country_code, token.party_id) for t in ours
+            )
+            if (existing is None or ours) and first:
+                await uow.tokens.save(_id_token(token, existing))
             return created
 
         return await self._db.write(_put)

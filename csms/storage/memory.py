@@ -318,12 +318,25 @@ class DeliveryRepository:
         pending = [d for d in self._items.values() if d.status is DeliveryStatus.PENDING]
         return sorted(pending, key=lambda d: (d.next_attempt_at, d.created_at, d.id))
 
+    def _heads(self) -> builtins.list[Delivery]:
+        """Pending deliveries not queued behind an older, failing one to the same receiver."""
+        failing: set[tuple[str, str]] = set()
+        free = []
+        for d in sorted(self._pending(), key=lambda d: (d.created_at, d.id)):
+            receiver = (d.consumer, d.target_id)
+            if receiver in failing:
+                continue
+            free.append(d)
+            if d.attempts > 0:
+                failing.add(receiver)
+        return sorted(free, key=lambda d: (d.next_attempt_at, d.created_at, d.id))
+
     async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
-        return [copy.copy(d) for d in self._pending() if d.next_attempt_at <= now][:limit]
+        return [copy.copy(d) for d in self._heads() if d.next_attempt_at <= now][:limit]
 
     async def next_due(self) -> datetime | None:
-        pending = self._pending()
-        return pending[0].next_attempt_at if pending else None
+        heads = self._heads()
+        return heads[0].next_attempt_at if heads else None
 
     async def for_target(self, target_id: str) -> builtins.list[Delivery]:
         found = [d for d in self._items.values() if d.target_id == target_id]

@@ -13,10 +13,11 @@ import pytest
 
 from csms.bootstrap import Csms
 from csms.domain.errors import NotFound
+from csms.domain.model import TokenStatus
 from csms.domain.operators import ConnectorSpec
 from csms.domain.roaming import Invitation
 from tests.chargers import Charger201, connected
-from tests.conftest import http_url, ws_url
+from tests.conftest import add_token, http_url, ws_url
 from tests.emsp import TOKEN_B, Emsp, emsp
 
 EVSE = "NL*CSM*E0001*1"
@@ -349,8 +350,40 @@ async def test_tokens_receiver_feeds_authorization(csms: Csms, partner: Partner)
     assert foreign.json()["status_code"] == 2001
     no_date = await c.patch(path, json={"valid": True})
     assert no_date.json()["status_code"] == 2001 and "last_updated" in no_date.text
+    wrong_type = await c.patch(path, json={"whitelist": 3, "last_updated": "2026-11-21T12:00Z"})
+    assert wrong_type.status_code == 200 and wrong_type.json()["status_code"] == 2001
     unknown = await c.get(f"{V}/tokens/NL/ABC/NOPE")
     assert unknown.status_code == 404 and unknown.json()["status_code"] == 2004
+
+
+async def test_pushed_token_does_not_change_a_local_token(csms: Csms, partner: Partner) -> None:
+    """An operator's id token with the same uid keeps its own status when an eMSP pushes one."""
+    await add_token(csms, "04A1B2C3", TokenStatus.BLOCKED)
+    put = await partner.client.put(f"{V}/tokens/NL/ABC/04A1B2C3", json=rfid())
+    assert put.status_code == 201
+    assert (await csms.services.operators.token("04A1B2C3")).status is TokenStatus.BLOCKED
+
+
+async def test_a_party_cannot_be_registered_by_two_partners(csms: Csms, partner: Partner) -> None:
+    """A second eMSP claiming NL/ABC in its roles is refused with 2001 and stays unregistered."""
+    other = await csms.services.roaming.invite("NL", "XYZ")
+    creds = {
+        "token": TOKEN_B,
+        "url": partner.emsp.versions_url,
+        "roles": [
+            {
+                "role": "EMSP",
+                "business_details": {"name": "Impostor"},
+                "party_id": "ABC",
+                "country_code": "NL",
+            }
+        ],
+    }
+    async with httpx.AsyncClient(base_url=http_url(csms), timeout=10) as c:
+        answer = await c.post(f"{V}/credentials", json=creds, headers=auth(other.token_a))
+    assert answer.json()["status_code"] == 2001 and "NL/ABC" in answer.json()["status_message"]
+    still = await csms.services.roaming.partner(other.partner.id)
+    assert still.status.value == "invited"
 
 
 async def test_sessions_are_paginated_with_link_headers(csms: Csms, partner: Partner) -> None:

@@ -112,6 +112,34 @@ async def test_deliveries_due_in_order_and_next_due(database: SqlDatabase) -> No
     ]
 
 
+async def test_deliveries_wait_behind_a_failing_one_to_the_same_receiver(
+    database: SqlDatabase,
+) -> None:
+    """A pending delivery that failed holds back newer ones to its receiver, not to others."""
+
+    def delivery(name: str, target: str, created: int, attempts: int = 0) -> Delivery:
+        at = T0 + timedelta(seconds=created)
+        retry = at + timedelta(seconds=60) if attempts else at
+        return Delivery(name, "ocpi", target, "http://x", "e", "{}", at, retry, attempts=attempts)
+
+    items = [
+        delivery("a1", "p1", 0, attempts=1),  # failed once, retry not due yet
+        delivery("a2", "p1", 1),
+        delivery("b1", "p2", 2),
+        delivery("b2", "p2", 3),
+    ]
+    for item in items:
+        await database.write(lambda uow, d=item: uow.deliveries.add(d))  # type: ignore[misc]
+    later = T0 + timedelta(seconds=10)
+    due = await database.read(lambda uow: uow.deliveries.due(later, 10))
+    assert [d.id for d in due] == ["b1", "b2"]
+    assert await database.read(lambda uow: uow.deliveries.next_due()) == T0 + timedelta(seconds=2)
+    items[0].status = DeliveryStatus.DELIVERED
+    await database.write(lambda uow: uow.deliveries.save(items[0]))
+    due = await database.read(lambda uow: uow.deliveries.due(later, 10))
+    assert [d.id for d in due] == ["a2", "b1", "b2"]
+
+
 async def test_last_is_the_newest_sequence_number(database: SqlDatabase) -> None:
     """last() is 0 on an empty journal and the newest number after appends."""
     assert await database.read(lambda uow: uow.journal.last()) == 0

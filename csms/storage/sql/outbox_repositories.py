@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.events import DomainEvent
@@ -98,7 +98,7 @@ class DeliveryRepository:
         row = tables.DeliveryRow
         result = await self._session.execute(
             select(_deliveries)
-            .where(row.status == DeliveryStatus.PENDING.value, row.next_attempt_at <= now)
+            .where(*_heads(), row.next_attempt_at <= now)
             .order_by(row.next_attempt_at, row.created_at, row.id)
             .limit(limit)
         )
@@ -106,9 +106,7 @@ class DeliveryRepository:
 
     async def next_due(self) -> datetime | None:
         row = tables.DeliveryRow
-        result = await self._session.execute(
-            select(func.min(row.next_attempt_at)).where(row.status == DeliveryStatus.PENDING.value)
-        )
+        result = await self._session.execute(select(func.min(row.next_attempt_at)).where(*_heads()))
         found: datetime | None = result.scalar_one_or_none()
         return found
 
@@ -118,6 +116,23 @@ class DeliveryRepository:
             select(_deliveries).where(row.target_id == target_id).order_by(row.created_at, row.id)
         )
         return [_delivery(r) for r in result]
+
+
+def _heads() -> list[ColumnElement[bool]]:
+    """Pending deliveries not queued behind an older, failing one to the same receiver."""
+    older = _deliveries.alias("older")
+    pending = DeliveryStatus.PENDING.value
+    before = exists().where(
+        older.c.consumer == _deliveries.c.consumer,
+        older.c.target_id == _deliveries.c.target_id,
+        older.c.status == pending,
+        older.c.attempts > 0,
+        or_(
+            older.c.created_at < _deliveries.c.created_at,
+            and_(older.c.created_at == _deliveries.c.created_at, older.c.id < _deliveries.c.id),
+        ),
+    )
+    return [_deliveries.c.status == pending, ~before]
 
 
 def _delivery(row: Row[Any]) -> Delivery:
