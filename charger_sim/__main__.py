@@ -1,13 +1,60 @@
-"""``charger-sim``: placeholder entry point until the simulator issue lands."""
+"""``charger-sim``: run a scenario as one simulated charger.
+
+    charger-sim run --url ws://127.0.0.1:9000/ocpp --id CP1 --protocol 2.0.1 --scenario remote_start
+
+Exit codes: 0 the scenario passed, 1 a step or expectation failed (the message names it),
+2 bad usage or an invalid scenario file.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import sys
+
+from charger_sim.runner import SimError, run
+from charger_sim.scenario import ScenarioError, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="charger-sim", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run one scenario as one charger")
+    run_cmd.add_argument("--url", required=True, help="CSMS URL; the charger id is appended")
+    run_cmd.add_argument("--id", required=True, dest="charger_id", help="charger identity")
+    run_cmd.add_argument("--protocol", required=True, choices=["1.6", "2.0.1"])
+    run_cmd.add_argument("--scenario", required=True, help="a shipped scenario name or a path")
+    run_cmd.add_argument("--password", help="Basic auth password (security profile 1)")
+    run_cmd.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("charger-sim: the simulator is not built yet (see issue 4)", file=sys.stderr)
-    return 2
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        scenario = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"charger-sim: invalid scenario: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(
+            run(
+                scenario,
+                url=args.url,
+                charger_id=args.charger_id,
+                protocol=args.protocol,
+                password=args.password,
+            )
+        )
+    except SimError as exc:
+        print(f"charger-sim: {scenario.name} failed: {exc}", file=sys.stderr)
+        return 1
+    for done in result.delivered:
+        print(f"transaction {done.transaction_id} on EVSE {done.evse_id}: {done.energy_wh} Wh")
+    print(f"charger-sim: {scenario.name} passed ({len(scenario.steps)} steps)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""The simulated charger's state: identity, EVSEs, meters and transactions. No I/O here."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the charger says about itself in BootNotification."""
+
+    vendor: str = "ChargerSim"
+    model: str = "SimAC22"
+    serial_number: str = "SIM-0001"
+    firmware_version: str = "0.1.0"
+
+
+class Meter:
+    """An energy register in whole Wh that only goes up."""
+
+    def __init__(self, start_wh: int) -> None:
+        self._wh = start_wh
+
+    @property
+    def wh(self) -> int:
+        return self._wh
+
+    def add(self, wh: int) -> None:
+        if wh < 0:
+            raise ValueError("an energy register only goes up")
+        self._wh += wh
+
+
+def ac_energy_wh(power_kw: float, seconds: float) -> int:
+    """Constant-power AC model: the Wh a ``power_kw`` charge delivers in ``seconds``."""
+    return round(power_kw * seconds / 3.6)
+
+
+@dataclass(slots=True)
+class RemoteStart:
+    """An accepted RemoteStart/RequestStartTransaction waiting for the EV (or just used)."""
+
+    id_tag: str
+    evse_id: int
+    remote_start_id: int | None = None
+    id_token_type: str = "Central"
+
+
+@dataclass(slots=True)
+class Transaction:
+    """A running transaction on one EVSE."""
+
+    id: str
+    id_tag: str
+    meter_start_wh: int
+    remote_start_id: int | None = None
+    id_token_type: str = "ISO14443"
+    seq_no: int = 0
+    charging: bool = False
+    stop_requested: bool = False
+
+    def next_seq_no(self) -> int:
+        seq, self.seq_no = self.seq_no, self.seq_no + 1
+        return seq
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What one finished transaction delivered, for callers to check against the CSMS."""
+
+    evse_id: int
+    transaction_id: str
+    meter_start_wh: int
+    meter_stop_wh: int
+
+    @property
+    def energy_wh(self) -> int:
+        return self.meter_stop_wh - self.meter_start_wh
+
+
+@dataclass(slots=True)
+class Evse:
+    """One EVSE with one connector (id 1) and its own meter."""
+
+    id: int
+    meter: Meter
+    plugged: bool = False
+    transaction: Transaction | None = None
+    remote_start: RemoteStart | None = None
+
+
+@dataclass
+class Station:
+    """The whole charger; the protocol adapters and the scenario runner share it."""
+
+    id: str
+    identity: Identity
+    evses: dict[int, Evse]
+    remote_starts: asyncio.Queue[RemoteStart] = field(default_factory=asyncio.Queue)
+    remote_stops: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
+    delivered: list[Delivered] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, charger_id: str, identity: Identity, evses: int, meter_start_wh: int) -> Station:
+        meters = {n: Evse(n, Meter(meter_start_wh)) for n in range(1, evses + 1)}
+        return cls(charger_id, identity, meters)
+
+    def evse(self, evse_id: int) -> Evse:
+        try:
+            return self.evses[evse_id]
+        except KeyError:
+            raise ValueError(f"no EVSE {evse_id} (the charger has {len(self.evses)})") from None
+
+    def free_evse(self, wanted: int | None) -> Evse | None:
+        """The EVSE a remote start may use: ``wanted`` if free, else the first free one."""
+        candidates = [self.evses.get(wanted)] if wanted else list(self.evses.values())
+        for evse in candidates:
+            if evse is not None and evse.transaction is None and evse.remote_start is None:
+                return evse
+        return None
+
+    def accept_remote_start(self, request: RemoteStart, wanted: int | None) -> bool:
+        """Book a remote start on a free EVSE; the runner starts it once the EV is plugged."""
+        evse = self.free_evse(wanted)
+        if evse is None:
+            return False
+        request.evse_id = evse.id
+        evse.remote_start = request
+        self.remote_starts.put_nowait(request)
+        return True
+
+    def accept_remote_stop(self, transaction_id: str) -> bool:
+        """Mark a running transaction for stopping; the runner stops it (reason Remote)."""
+        for evse in self.evses.values():
+            if evse.transaction is not None and evse.transaction.id == transaction_id:
+                evse.transaction.stop_requested = True
+                self.remote_stops.put_nowait(evse.id)
+                return True
+        return False

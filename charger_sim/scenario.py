@@ -1,0 +1,162 @@
+"""Scenarios as data: a TOML file with a ``[charger]`` table and ``[[steps]]``.
+
+The format is documented in ``charger_sim/scenarios/README.md``. :func:`load` validates the
+whole file before anything connects, and a bad file fails with :class:`ScenarioError` naming
+the key (``steps[2]: unknown key 'kwhh' for action 'charge'``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not valid; the message names the table, step and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerSpec:
+    vendor: str = "ChargerSim"
+    model: str = "SimAC22"
+    serial_number: str = "SIM-0001"
+    firmware_version: str = "0.1.0"
+    evses: int = 1
+    meter_start_wh: int = 1_000
+    power_kw: float = 11.0
+    time_scale: float = 1.0
+    id_tag: str = "SIMTAG01"
+    call_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    index: int
+    action: str
+    evse: int = 1
+    id_tag: str | None = None
+    kwh: float | None = None
+    seconds: float | None = None
+    power_kw: float | None = None
+    sample_interval: float = 60.0
+    reason: str = "Local"
+    timeout: float = 60.0
+    expect_status: str | None = None
+    expect_id_tag_status: str | None = None
+    expect_transaction_id: bool | None = None
+
+    @property
+    def name(self) -> str:
+        return f"steps[{self.index}] ({self.action})"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    charger: ChargerSpec
+    steps: tuple[Step, ...]
+
+
+# Which keys each action takes (besides ``action``).
+ACTIONS: dict[str, frozenset[str]] = {
+    "boot": frozenset({"expect_status", "timeout"}),
+    "plug": frozenset({"evse"}),
+    "unplug": frozenset({"evse"}),
+    "authorize": frozenset({"id_tag", "expect_id_tag_status"}),
+    "start": frozenset({"evse", "id_tag", "expect_id_tag_status", "expect_transaction_id"}),
+    "charge": frozenset({"evse", "kwh", "seconds", "power_kw", "sample_interval"}),
+    "stop": frozenset({"evse", "id_tag", "reason", "expect_id_tag_status"}),
+    "wait_remote_start": frozenset({"timeout"}),
+    "wait_remote_stop": frozenset({"timeout"}),
+}
+_STOP_REASONS = ("Local", "Remote", "EVDisconnected")
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path to a file, or the name of a shipped scenario (``remote_start``)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    return SCENARIO_DIR / f"{name_or_path}.toml"
+
+
+def load(name_or_path: str) -> Scenario:
+    path = resolve(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"no scenario {name_or_path!r} (looked for {path})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    return parse(data, name=path.stem)
+
+
+def parse(data: dict[str, Any], *, name: str = "scenario") -> Scenario:
+    unknown = set(data) - {"charger", "steps"}
+    if unknown:
+        raise ScenarioError(f"unknown top-level key {sorted(unknown)[0]!r}")
+    charger = _charger(data.get("charger", {}))
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ScenarioError("'steps' must be a non-empty array of tables ([[steps]])")
+    return Scenario(name, charger, tuple(_step(i, raw) for i, raw in enumerate(steps)))
+
+
+def _charger(raw: Any) -> ChargerSpec:
+    if not isinstance(raw, dict):
+        raise ScenarioError("'charger' must be a table")
+    known = {f.name: f for f in fields(ChargerSpec)}
+    for key, value in raw.items():
+        if key not in known:
+            raise ScenarioError(f"charger: unknown key {key!r} (allowed: {', '.join(known)})")
+        _check_type(f"charger: {key!r}", value, str(known[key].type))
+    spec = ChargerSpec(**raw)
+    if spec.evses < 1 or spec.power_kw <= 0 or spec.time_scale <= 0 or spec.meter_start_wh < 0:
+        raise ScenarioError("charger: evses, power_kw and time_scale must be positive")
+    return spec
+
+
+def _step(index: int, raw: Any) -> Step:
+    where = f"steps[{index}]"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: must be a table")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        raise ScenarioError(
+            f"{where}: 'action' must be one of {', '.join(ACTIONS)}; got {action!r}"
+        )
+    types = {f.name: str(f.type) for f in fields(Step)}
+    for key, value in raw.items():
+        if key == "action":
+            continue
+        if key not in ACTIONS[action]:
+            allowed = ", ".join(sorted(ACTIONS[action]))
+            raise ScenarioError(f"{where}: unknown key {key!r} for {action!r} (allowed: {allowed})")
+        _check_type(f"{where}: {key!r}", value, types[key])
+    step = Step(index=index, **raw)
+    if action == "charge" and (step.kwh is None) == (step.seconds is None):
+        raise ScenarioError(f"{where}: 'charge' needs exactly one of 'kwh' or 'seconds'")
+    if step.reason not in _STOP_REASONS:
+        raise ScenarioError(f"{where}: 'reason' must be one of {', '.join(_STOP_REASONS)}")
+    if min(step.evse, step.sample_interval, step.timeout, step.kwh or 1, step.seconds or 1) <= 0:
+        raise ScenarioError(f"{where}: numbers must be positive")
+    return step
+
+
+def _check_type(where: str, value: Any, annotation: str) -> None:
+    kind = annotation.split(" | ")[0]
+    ok = isinstance(value, _TYPES[kind])
+    if kind in ("int", "float") and isinstance(value, bool):
+        ok = False
+    if not ok:
+        raise ScenarioError(f"{where} must be {kind}, got {type(value).__name__} {value!r}")

@@ -1,0 +1,136 @@
+"""OCPP 2.0.1: the charger side of boot, status, authorize and TransactionEvent."""
+
+from __future__ import annotations
+
+import uuid
+
+from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
+from charger_sim.model import Evse, RemoteStart, Station, Transaction
+from charger_sim.rpc import CallError, Payload
+from charger_sim.timefmt import now
+
+ENERGY = "Energy.Active.Import.Register"
+_STOP_TRIGGER = {"Local": "StopAuthorized", "Remote": "RemoteStop", "EVDisconnected": "EVDeparted"}
+
+
+class Adapter(Base):
+    subprotocol = "ocpp2.0.1"
+
+    def __init__(self, station: Station) -> None:
+        super().__init__()
+        self._station = station
+        self._sent: dict[int, str] = {}
+
+    async def boot(self) -> BootAnswer:
+        ident = self._station.identity
+        station = {
+            "vendorName": ident.vendor,
+            "model": ident.model,
+            "serialNumber": ident.serial_number,
+            "firmwareVersion": ident.firmware_version,
+        }
+        answer = await self._call(
+            "BootNotification", {"reason": "PowerUp", "chargingStation": station}
+        )
+        return BootAnswer(answer["status"], int(answer["interval"]))
+
+    async def heartbeat(self) -> None:
+        await self._call("Heartbeat", {})
+
+    async def status(self, evse: Evse, state: ConnectorState) -> None:
+        status = "Available" if state == "Available" else "Occupied"
+        if self._sent.get(evse.id) == status:
+            return  # Preparing, Charging and Finishing are all Occupied in 2.0.1
+        self._sent[evse.id] = status
+        payload = {"evseId": evse.id, "connectorId": 1, "connectorStatus": status}
+        await self._call("StatusNotification", {**payload, "timestamp": now()})
+
+    async def authorize(self, id_tag: str) -> str | None:
+        answer = await self._call("Authorize", {"idToken": _token(id_tag, "ISO14443")})
+        return _status(answer)
+
+    async def start(self, evse: Evse, id_tag: str, remote: RemoteStart | None) -> StartAnswer:
+        kind = remote.id_token_type if remote else "ISO14443"
+        tx = Transaction(uuid.uuid4().hex, id_tag, evse.meter.wh, id_token_type=kind)
+        info: Payload = {"transactionId": tx.id, "chargingState": "EVConnected"}
+        if remote is not None and remote.remote_start_id is not None:
+            tx.remote_start_id = info["remoteStartId"] = remote.remote_start_id
+        evse.transaction = tx
+        trigger = "RemoteStart" if remote else "Authorized"
+        extra = {"idToken": _token(id_tag, kind), "evse": {"id": evse.id, "connectorId": 1}}
+        answer = await self._event(evse, "Started", trigger, info, "Transaction.Begin", extra)
+        return StartAnswer(_status(answer), tx.id)
+
+    async def charging(self, evse: Evse) -> None:
+        info = {"transactionId": _running(evse).id, "chargingState": "Charging"}
+        await self._event(evse, "Updated", "ChargingStateChanged", info, "Sample.Periodic")
+
+    async def sample(self, evse: Evse) -> None:
+        info = {"transactionId": _running(evse).id, "chargingState": "Charging"}
+        await self._event(evse, "Updated", "MeterValuePeriodic", info, "Sample.Periodic")
+
+    async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
+        tx = _running(evse)
+        info = {"transactionId": tx.id, "chargingState": "EVConnected", "stoppedReason": reason}
+        if reason == "EVDisconnected":
+            info["chargingState"] = "Idle"
+        extra = {"idToken": _token(id_tag, tx.id_token_type)} if id_tag else {}
+        trigger = _STOP_TRIGGER[reason]
+        answer = await self._event(evse, "Ended", trigger, info, "Transaction.End", extra)
+        evse.transaction = None
+        return _status(answer)
+
+    async def handle(self, action: str, payload: Payload) -> Payload:
+        if action == "RequestStartTransaction":
+            token = payload["idToken"]
+            request = RemoteStart(
+                token["idToken"], 0, payload.get("remoteStartId"), token.get("type", "Central")
+            )
+            accepted = self._station.accept_remote_start(request, payload.get("evseId"))
+            return {"status": "Accepted" if accepted else "Rejected"}
+        if action == "RequestStopTransaction":
+            accepted = self._station.accept_remote_stop(str(payload["transactionId"]))
+            return {"status": "Accepted" if accepted else "Rejected"}
+        raise CallError("NotImplemented", f"{action} is not supported by this charger")
+
+    async def _event(
+        self,
+        evse: Evse,
+        event_type: str,
+        trigger: str,
+        info: Payload,
+        context: str,
+        extra: Payload | None = None,
+    ) -> Payload:
+        stamp = now()
+        sample = {
+            "value": evse.meter.wh,
+            "context": context,
+            "measurand": ENERGY,
+            "unitOfMeasure": {"unit": "Wh"},
+        }
+        payload: Payload = {
+            "eventType": event_type,
+            "timestamp": stamp,
+            "triggerReason": trigger,
+            "seqNo": _running(evse).next_seq_no(),
+            "transactionInfo": info,
+            "meterValue": [{"timestamp": stamp, "sampledValue": [sample]}],
+            **(extra or {}),
+        }
+        return await self._call("TransactionEvent", payload)
+
+
+def _token(id_tag: str, kind: str) -> Payload:
+    return {"idToken": id_tag, "type": kind}
+
+
+def _status(answer: Payload) -> str | None:
+    info = answer.get("idTokenInfo")
+    return info.get("status") if isinstance(info, dict) else None
+
+
+def _running(evse: Evse) -> Transaction:
+    if evse.transaction is None:
+        raise ValueError(f"no transaction is running on EVSE {evse.id}")
+    return evse.transaction

@@ -1,0 +1,122 @@
+"""The shipped scenarios, played on both OCPP versions against our real CSMS."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from charger_sim.runner import ProtocolVersion, run
+from charger_sim.scenario import load, parse
+from csms.bootstrap import Csms
+from csms.domain import events as ev
+from csms.domain.commands import RawCall
+from csms.domain.model import SessionStatus
+from tests.conftest import add_charger, add_token, wait_event
+from tests.sim.conftest import in_background, sim_url
+
+PROTOCOLS = pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
+
+
+@PROTOCOLS
+async def test_local_charge_records_exactly_the_delivered_energy(
+    csms: Csms, protocol: ProtocolVersion
+) -> None:
+    """local_charge ends one session whose energy is exactly the 2 kWh the simulator metered."""
+    await add_charger(csms, "SIM1")
+    await add_token(csms, "SIMTAG01")
+    async with asyncio.timeout(30):
+        result = await run(
+            load("local_charge"), url=sim_url(csms), charger_id="SIM1", protocol=protocol
+        )
+    (delivered,) = result.delivered
+    assert delivered.energy_wh == 2_000
+    (session,) = await csms.services.sessions.list(charger_id="SIM1")
+    assert session.status is SessionStatus.ENDED
+    assert session.energy_wh == delivered.energy_wh
+    assert session.transaction_id == delivered.transaction_id
+
+
+@PROTOCOLS
+async def test_remote_start_scenario_follows_csms_start_and_stop(
+    csms: Csms, protocol: ProtocolVersion
+) -> None:
+    """remote_start charges after a CSMS start and ends on its stop, with exact energy stored."""
+    await add_charger(csms, "SIM1")
+    await add_token(csms, "APP")
+    events = csms.services.events.queue()
+    sessions = csms.services.sessions
+    scenario = run(load("remote_start"), url=sim_url(csms), charger_id="SIM1", protocol=protocol)
+    async with in_background(scenario) as sim, asyncio.timeout(30):
+        await wait_event(events, ev.CHARGER_BOOTED)
+        outcome = await sessions.start_session("SIM1", "APP", evse_id=1, connector_id=1)
+        assert outcome.result.accepted
+        await wait_event(events, ev.SESSION_STARTED)
+        assert (await sessions.stop_session(outcome.session.id)).accepted
+        result = await sim
+    (delivered,) = result.delivered
+    assert delivered.energy_wh == 1_500
+    session = await sessions.get(outcome.session.id)
+    assert session.status is SessionStatus.ENDED and session.stop_reason == "Remote"
+    assert session.energy_wh == delivered.energy_wh
+
+
+@PROTOCOLS
+async def test_basic_auth_password_is_sent(csms: Csms, protocol: ProtocolVersion) -> None:
+    """A charger registered with a password connects and charges when given that password."""
+    await add_charger(csms, "SIM2", password="s3cret-pass")
+    await add_token(csms, "SIMTAG01")
+    async with asyncio.timeout(30):
+        result = await run(
+            load("local_charge"),
+            url=sim_url(csms),
+            charger_id="SIM2",
+            protocol=protocol,
+            password="s3cret-pass",
+        )
+    assert [d.energy_wh for d in result.delivered] == [2_000]
+
+
+@PROTOCOLS
+async def test_unknown_csms_action_gets_not_implemented(
+    csms: Csms, protocol: ProtocolVersion
+) -> None:
+    """An action the simulator does not know is answered with a NotImplemented CALLERROR."""
+    await add_charger(csms, "SIM1")
+    events = csms.services.events.queue()
+    scenario = run(load("remote_start"), url=sim_url(csms), charger_id="SIM1", protocol=protocol)
+    async with in_background(scenario), asyncio.timeout(10):
+        await wait_event(events, ev.CHARGER_BOOTED)
+        result = await csms.services.bus.send("SIM1", RawCall("GetLocalListVersion", {}))
+    assert result.error_code == "NotImplemented"
+
+
+@PROTOCOLS
+async def test_remote_start_before_plug_starts_when_the_ev_arrives(
+    csms: Csms, protocol: ProtocolVersion
+) -> None:
+    """A remote start accepted with no EV plugged starts the transaction at the plug step."""
+    await add_charger(csms, "SIM1")
+    await add_token(csms, "APP")
+    steps = ["boot", "wait_remote_start", "plug"]
+    scenario = parse(
+        {
+            "charger": {"time_scale": 600.0, "power_kw": 22.0},
+            "steps": [
+                *({"action": a} for a in steps),
+                {"action": "charge", "kwh": 0.5},
+                {"action": "stop"},
+                {"action": "unplug"},
+            ],
+        }
+    )
+    events = csms.services.events.queue()
+    play = run(scenario, url=sim_url(csms), charger_id="SIM1", protocol=protocol)
+    async with in_background(play) as sim, asyncio.timeout(30):
+        await wait_event(events, ev.CHARGER_BOOTED)
+        outcome = await csms.services.sessions.start_session("SIM1", "APP", connector_id=1)
+        assert outcome.result.accepted
+        result = await sim
+    session = await csms.services.sessions.get(outcome.session.id)
+    assert session.status is SessionStatus.ENDED
+    assert session.energy_wh == result.delivered[0].energy_wh == 500
