@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from pydantic import ValidationError
-
 from api.ocpi import client, views
 from api.ocpi.framework import (
     VERSION,
@@ -20,6 +18,7 @@ from api.ocpi.framework import (
     dump,
     endpoint,
     token_candidates,
+    validated,
 )
 from api.ocpi.schemas import (
     BusinessDetails,
@@ -289,13 +288,7 @@ async def patch_token(call: OcpiCall) -> OcpiReply:
     except NotFound as exc:
         raise OcpiError(2004, str(exc), http=404) from None
     merged = {**existing.data, **patch.model_dump(mode="json", exclude_unset=True)}
-    try:
-        token = Token.model_validate(merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise OcpiError(2001, f"{where}: {first['msg']}") from None
-    await _store(call, token)
+    await _store(call, validated(Token, merged))
     return OcpiReply()
 
 

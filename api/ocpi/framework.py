@@ -91,12 +91,17 @@ class OcpiCall:
             raise OcpiError(2001, "the body is not valid JSON", http=400) from None
         if not isinstance(parsed, dict):
             raise OcpiError(2001, "the body must be a JSON object", http=400)
-        try:
-            return model.model_validate(parsed)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise OcpiError(2001, f"{where}: {first['msg']}") from None
+        return validated(model, parsed)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """``data`` as ``model``, or OcpiError 2001 naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise OcpiError(2001, f"{where}: {first['msg']}") from None
 
 
 def dump(model: BaseModel | list[Any] | None) -> Any:
