@@ -66,6 +66,7 @@ class OcpiRouter:
         out: list[Delivery] = []
         latest: dict[str, DomainEvent] = {}  # one PUT per session per batch: its newest state
         ended: set[str] = set()
+        begun: set[str] = set()  # only a session's start can make it an eMSP's (WHITELIST)
         for event in events:
             if event.name == COMMAND_RESULT:
                 out.extend(await self._command_result(uow, event, now))
@@ -73,9 +74,13 @@ class OcpiRouter:
                 latest[event.subject] = event
                 if event.name == ev.SESSION_ENDED:
                     ended.add(event.subject)
+                elif event.name in (ev.SESSION_CREATED, ev.SESSION_STARTED):
+                    begun.add(event.subject)
         for session_id, event in latest.items():
             session = session_from_event(event.data)
-            link = await uow.roaming.session(session_id) or await _whitelisted(uow, session)
+            link = await uow.roaming.session(session_id)
+            if link is None and session_id in begun:
+                link = await _whitelisted(uow, session)
             if link is None:
                 continue
             partner = await uow.roaming.partner(link.partner_id)
@@ -131,10 +136,12 @@ async def _whitelisted(uow: UnitOfWork, session: Session) -> RoamingSession | No
     """Link a charger-started session whose token an eMSP pushed to us (WHITELIST)."""
     if session.requested_by != "charger" or not session.id_token:
         return None
-    for token in await uow.roaming.tokens_by_uid(session.id_token):
-        for partner in await uow.roaming.partners():
-            if partner.status is not PartnerStatus.REGISTERED:
-                continue
+    tokens = await uow.roaming.tokens_by_uid(session.id_token)
+    if not tokens:
+        return None
+    partners = [p for p in await uow.roaming.partners() if p.status is PartnerStatus.REGISTERED]
+    for token in tokens:
+        for partner in partners:
             if (token.country_code, token.party_id) in token_parties(partner):
                 data = token.data
                 link = RoamingSession(

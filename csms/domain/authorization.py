@@ -50,10 +50,17 @@ async def authorize_at(
     now: datetime,
     token_type: str | None = None,
 ) -> Authorization:
-    """``authorize_token`` at one charger, where an eMSP's recent remote start also counts."""
+    """``authorize_token`` at one charger, where an eMSP's recent remote start also counts.
+
+    The sessions are only looked at when the token is not accepted on its own, so the usual
+    case costs no extra query.
+    """
+    local = await authorize_token(uow, policy, id_token, now, token_type)
+    if local.accepted:
+        return local
     recent = await uow.sessions.list(
         charger_id=charger_id, id_token=id_token, created_from=now - ROAMING_GRANT, limit=20
     )
     if any(s.requested_by.startswith(ROAMING_REQUESTER) for s in recent):
         return Authorization(TokenStatus.ACCEPTED)
-    return await authorize_token(uow, policy, id_token, now, token_type)
+    return local
