@@ -88,6 +88,8 @@ class Evse:
     plugged: bool = False
     transaction: Transaction | None = None
     remote_start: RemoteStart | None = None
+    state: str = "Available"  # the connector state last reported (1.6 names)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Station:
     remote_starts: asyncio.Queue[RemoteStart] = field(default_factory=asyncio.Queue)
     remote_stops: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
     delivered: list[Delivered] = field(default_factory=list)
+    clock_skew_s: float = 0.0  # the skewed-clock fault: timestamps are off by this much
 
     @classmethod
     def build(cls, charger_id: str, identity: Identity, evses: int, meter_start_wh: int) -> Station:

@@ -2,8 +2,8 @@
 
 Frames are JSON arrays: ``[2, id, action, payload]`` (CALL), ``[3, id, payload]`` (CALLRESULT)
 and ``[4, id, code, description, details]`` (CALLERROR). We frame messages ourselves rather
-than use the ``ocpp`` package so that later faults (lost answers, malformed frames, slow
-answers) can be injected at this one place.
+than use the ``ocpp`` package so that faults (lost answers, malformed frames, slow answers)
+are injected at this one place.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -24,7 +26,7 @@ log = logging.getLogger("charger_sim.rpc")
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
 Payload = dict[str, Any]
-Handler = Callable[[str, Payload], Awaitable[Payload]]
+Handler = Callable[[str, Payload], Awaitable["Payload | Reply"]]
 
 
 class CallError(Exception):
@@ -37,36 +39,98 @@ class CallError(Exception):
         self.details = details or {}
 
 
-class Connection:
-    """Sends CALLs and awaits their answers; hands CSMS-initiated CALLs to ``handler``."""
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's answer plus what the charger does once the answer is sent.
 
-    def __init__(self, ws: ClientConnection, handler: Handler, *, timeout: float = 30.0) -> None:
+    TriggerMessage, Reset and the like answer first and act after, as a real charger does.
+    """
+
+    payload: Payload
+    then: Callable[[], Awaitable[None]] | None = None
+
+
+class Connection:
+    """Sends CALLs and awaits their answers; hands CSMS-initiated CALLs to ``handler``.
+
+    ``answer_delay`` holds every answer to the CSMS back (the slow-charger fault);
+    :meth:`lose_answers` drops the next answers to an action (the lost-response fault).
+    """
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        handler: Handler,
+        *,
+        timeout: float = 30.0,
+        answer_delay: float = 0.0,
+        on_close: Callable[[], None] | None = None,
+        lose: Counter[str] | None = None,
+    ) -> None:
         self._ws = ws
         self._handler = handler
         self._timeout = timeout
-        self._pending: dict[str, asyncio.Future[Payload]] = {}
+        self._answer_delay = answer_delay
+        self._pending: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lose: Counter[str] = lose if lose is not None else Counter()
+        self._on_close = on_close
+        self._gone = False
+        self.stray_errors: asyncio.Queue[CallError] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
+
+    @property
+    def closed(self) -> bool:
+        return self._gone
+
+    async def wait_closed(self) -> None:
+        """Return once the connection to the CSMS is gone (closed, dropped or aborted)."""
+        await asyncio.wait({self._reader})
+
+    def lose_answers(self, action: str, count: int = 1) -> None:
+        """Drop the next ``count`` answers to ``action`` as if the network lost them."""
+        self._lose[action] += count
 
     async def call(self, action: str, payload: Payload) -> Payload:
         """Send a CALL; return the CALLRESULT payload or raise :class:`CallError`."""
+        if self.closed:
+            raise ConnectionError("not connected to the CSMS")
         message_id = str(uuid.uuid4())
         future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = future
+        self._pending[message_id] = (action, future)
         try:
-            await self._ws.send(json.dumps([CALL, message_id, action, payload]))
+            await self._send([CALL, message_id, action, payload])
             async with asyncio.timeout(self._timeout):
                 return await future
         finally:
             self._pending.pop(message_id, None)
 
+    async def send_raw(self, text: str) -> None:
+        """Send ``text`` as it is (the malformed-frame fault)."""
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            raise ConnectionError("connection to the CSMS closed") from exc
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a closing handshake (the dropped-link fault)."""
+        self._ws.transport.abort()
+
     async def close(self) -> None:
-        self._reader.cancel()
         for task in [self._reader, *self._tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._ws.close()
+
+    async def _send(self, frame: list[Any]) -> None:
+        try:
+            await self._ws.send(json.dumps(frame, separators=(",", ":")))
+        except ConnectionClosed as exc:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # let the reader see the close too
+                    await self.wait_closed()
+            raise ConnectionError("connection to the CSMS closed") from exc
 
     async def _read(self) -> None:
         try:
@@ -75,7 +139,11 @@ class Connection:
         except ConnectionClosed:
             pass
         finally:
-            for future in self._pending.values():
+            # Say so before any waiting call hears of it: its retry must find the link down.
+            self._gone = True
+            if self._on_close is not None:
+                self._on_close()
+            for _, future in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("connection to the CSMS closed"))
 
@@ -91,9 +159,15 @@ class Connection:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        future = self._pending.get(message_id)
+        action, future = self._pending.get(message_id, ("", None))
         if future is None or future.done():
-            log.warning("ignoring an answer to no pending call: %.200r", raw)
+            if kind == CALLERROR and len(frame) >= 4:  # an answer to a frame we sent raw
+                self.stray_errors.put_nowait(CallError(str(frame[2]), str(frame[3])))
+            else:
+                log.warning("ignoring an answer to no pending call: %.200r", raw)
+        elif self._lose[action] > 0:
+            self._lose[action] -= 1
+            log.info("fault: losing the answer to %s %s", action, message_id)
         elif kind == CALLRESULT:
             future.set_result(frame[2])
         elif kind == CALLERROR:
@@ -101,12 +175,21 @@ class Connection:
             future.set_exception(CallError(frame[2], frame[3], details))
 
     async def _answer(self, message_id: str, action: str, payload: Payload) -> None:
+        then = None
         try:
-            result: list[Any] = [CALLRESULT, message_id, await self._handler(action, payload)]
+            reply = await self._handler(action, payload)
+            if isinstance(reply, Reply):
+                then = reply.then
+                reply = reply.payload
+            result: list[Any] = [CALLRESULT, message_id, reply]
         except CallError as exc:
             result = [CALLERROR, message_id, exc.code, exc.description, exc.details]
         except Exception as exc:  # a bug in a handler must still answer the CSMS
             log.exception("handler for %s failed", action)
             result = [CALLERROR, message_id, "InternalError", str(exc)[:200], {}]
-        with contextlib.suppress(ConnectionClosed):
-            await self._ws.send(json.dumps(result))
+        if self._answer_delay:
+            await asyncio.sleep(self._answer_delay)
+        with contextlib.suppress(ConnectionError):
+            await self._send(result)
+        if then is not None:
+            await then()

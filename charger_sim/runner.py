@@ -2,39 +2,41 @@
 
 Each step is one ``_<action>`` method. A step fails with :class:`StepFailed` naming the step
 and what went wrong (an expectation, a CALLERROR, a timeout); the run stops there.
+
+Besides the steps, the charger lives on its own: it beats at the CSMS's heartbeat interval,
+delivers queued transaction messages whenever it is online, reconnects after a drop, and reacts
+to the CSMS at once (a remote start begins when the EV is plugged, a remote stop ends the
+transaction right away, even in the middle of a ``charge`` step).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Literal
-
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake
-from websockets.typing import Subprotocol
+from pathlib import Path
+from typing import Any, Literal
 
 from charger_sim import v16, v201
 from charger_sim.adapter import Adapter, StopReason
-from charger_sim.model import Delivered, Evse, Identity, Station, ac_energy_wh
-from charger_sim.rpc import CallError, Connection
+from charger_sim.link import Backoff, ConnectFailed, Endpoint, Link
+from charger_sim.model import Delivered, Evse, Identity, RemoteStart, Station, ac_energy_wh
+from charger_sim.rpc import CallError
 from charger_sim.scenario import ChargerSpec, Scenario, Step
+from charger_sim.txqueue import GaveUp, TxQueue
 
 log = logging.getLogger("charger_sim")
 
 ProtocolVersion = Literal["1.6", "2.0.1"]
+DRAIN_TIMEOUT = 60.0
+
+__all__ = ["ConnectFailed", "ProtocolVersion", "RunResult", "SimError", "StepFailed", "run"]
 
 
 class SimError(Exception):
     """The run failed; the message says where."""
-
-
-class ConnectFailed(SimError):
-    """The WebSocket handshake failed or was refused."""
 
 
 class StepFailed(SimError):
@@ -49,6 +51,20 @@ class StepFailed(SimError):
 class RunResult:
     charger_id: str
     delivered: tuple[Delivered, ...]
+    queued: int = 0  # transaction messages still waiting (the scenario ended offline)
+    given_up: int = 0  # transaction messages dropped after every attempt
+    retried: int = 0  # transaction message attempts that got a CALLERROR or no answer
+    connects: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """How the charger proves itself: profile 1 password, profile 2/3 TLS files."""
+
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
 
 async def run(
@@ -58,57 +74,104 @@ async def run(
     charger_id: str,
     protocol: ProtocolVersion,
     password: str | None = None,
+    security: Security | None = None,
+    queue_file: Path | None = None,
 ) -> RunResult:
-    """Play ``scenario`` as charger ``charger_id`` against the CSMS at ``url``/``charger_id``."""
+    """Play ``scenario`` as charger ``charger_id`` against the CSMS at ``url``/``charger_id``.
+
+    ``queue_file`` keeps the transaction-message queue across runs: a run that ends offline
+    leaves its messages there, and the next run with the same file delivers them first.
+    """
     spec = scenario.charger
+    security = security or Security(password=password)
     identity = Identity(spec.vendor, spec.model, spec.serial_number, spec.firmware_version)
     station = Station.build(charger_id, identity, spec.evses, spec.meter_start_wh)
+    station.clock_skew_s = spec.clock_skew_s
     adapter: Adapter = v16.Adapter(station) if protocol == "1.6" else v201.Adapter(station)
-    async with _connected(url, station, adapter, spec, password):
-        runner = Runner(station, adapter, spec)
-        try:
-            for step in scenario.steps:
-                await runner.play(step)
-        finally:
-            await runner.close()
-    return RunResult(charger_id, tuple(station.delivered))
-
-
-@contextlib.asynccontextmanager
-async def _connected(
-    url: str, station: Station, adapter: Adapter, spec: ChargerSpec, password: str | None
-) -> AsyncIterator[Connection]:
-    target = f"{url.rstrip('/')}/{station.id}"
-    headers = {}
-    if password is not None:
-        secret = base64.b64encode(f"{station.id}:{password}".encode()).decode()
-        headers["Authorization"] = f"Basic {secret}"
+    queue = TxQueue(
+        queue_file, attempts=spec.message_attempts, retry_interval=spec.message_retry_interval
+    )
+    endpoint = Endpoint(
+        url,
+        charger_id,
+        adapter.subprotocol,
+        password=security.password,
+        ca_file=security.ca_file,
+        cert_file=security.cert_file,
+        key_file=security.key_file,
+        send_subprotocol=spec.send_subprotocol,
+        open_timeout=spec.call_timeout,
+    )
+    charger = Charger(station, adapter, spec, endpoint, queue)
     try:
-        ws = await connect(
-            target,
-            subprotocols=[Subprotocol(adapter.subprotocol)],
-            additional_headers=headers,
-            open_timeout=spec.call_timeout,
-        )
-    except (InvalidHandshake, OSError, TimeoutError) as exc:
-        raise ConnectFailed(f"connect to {target}: {exc}") from exc
-    if ws.subprotocol != adapter.subprotocol:
-        await ws.close()
-        raise ConnectFailed(f"connect to {target}: the CSMS did not accept {adapter.subprotocol}")
-    connection = Connection(ws, adapter.handle, timeout=spec.call_timeout)
-    adapter.attach(connection)
+        await charger.open()
+    except ConnectFailed as exc:
+        raise SimError(str(exc)) from exc
     try:
-        yield connection
+        for step in scenario.steps:
+            await charger.play(step)
+        if charger.link.online.is_set() and len(queue):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await queue.drained()
     finally:
-        await connection.close()
+        await charger.close()
+    delivered = tuple(
+        Delivered(d.evse_id, queue.resolve(d.transaction_id), d.meter_start_wh, d.meter_stop_wh)
+        for d in station.delivered
+    )
+    return RunResult(
+        charger_id,
+        delivered,
+        queued=len(queue),
+        given_up=len(queue.given_up),
+        retried=queue.retried,
+        connects=charger.link.connects,
+    )
 
 
-class Runner:
-    def __init__(self, station: Station, adapter: Adapter, spec: ChargerSpec) -> None:
+class Charger:
+    """One simulated charger: its link, queue, heartbeat and reactions, driven by steps."""
+
+    def __init__(
+        self,
+        station: Station,
+        adapter: Adapter,
+        spec: ChargerSpec,
+        endpoint: Endpoint,
+        queue: TxQueue,
+    ) -> None:
         self._station = station
         self._adapter = adapter
         self._spec = spec
+        self._queue = queue
+        self.link = Link(
+            endpoint,
+            adapter.handle,
+            call_timeout=spec.call_timeout,
+            answer_delay=spec.answer_delay,
+            backoff=Backoff(spec.reconnect_min, spec.reconnect_max, spec.reconnect_random),
+            on_connect=self._connected,
+        )
+        adapter.attach(self.link)
+        adapter.use_queue(queue, self.link.online, self.link.offline)
+        self._booted = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._remote_started: asyncio.Queue[RemoteStart] = asyncio.Queue()
+        self._remote_stopped: asyncio.Queue[int] = asyncio.Queue()
+
+    async def open(self) -> None:
+        await self.link.open()
+        self._spawn(self._queue.run(self.link.call, self.link.online))
+        self._spawn(self._react_to_remote_starts())
+        self._spawn(self._react_to_remote_stops())
+
+    async def close(self) -> None:
+        for task in [*self._tasks]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.link.close()
 
     async def play(self, step: Step) -> None:
         action: Callable[[Step], Awaitable[None]] = getattr(self, f"_{step.action}")
@@ -119,14 +182,8 @@ class Runner:
             raise StepFailed(step, f"the CSMS answered CALLERROR {exc}") from exc
         except TimeoutError as exc:
             raise StepFailed(step, "timed out waiting for the CSMS") from exc
-        except (ConnectionError, ValueError) as exc:
+        except (ConnectionError, ValueError, GaveUp) as exc:
             raise StepFailed(step, str(exc)) from exc
-
-    async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -140,23 +197,26 @@ class Runner:
                 await asyncio.sleep(answer.interval or 1)  # Pending/Rejected: retry per interval
         _expect(step, "BootNotification status", wanted, answer.status)
         if answer.status == "Accepted":
+            self._booted = True
             self._start_heartbeat(answer.interval)
             for evse in self._station.evses.values():
                 await self._adapter.status(evse, "Available")
 
     async def _plug(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
-        evse.plugged = True
-        await self._adapter.status(evse, "Preparing")
-        if evse.remote_start is not None and evse.transaction is None:
-            await self._start_remote(evse)
+        async with evse.lock:
+            evse.plugged = True
+            await self._adapter.status(evse, "Preparing")
+            if evse.remote_start is not None and evse.transaction is None:
+                await self._start_remote(evse)
 
     async def _unplug(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
-        if evse.transaction is not None:
-            await self._stop_transaction(evse, "EVDisconnected", None)
-        evse.plugged = False
-        await self._adapter.status(evse, "Available")
+        async with evse.lock:
+            if evse.transaction is not None:
+                await self._stop_transaction(evse, "EVDisconnected", None)
+            evse.plugged = False
+            await self._adapter.status(evse, "Available")
 
     async def _authorize(self, step: Step) -> None:
         status = await self._adapter.authorize(step.id_tag or self._spec.id_tag)
@@ -164,9 +224,11 @@ class Runner:
 
     async def _start(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
-        if not evse.plugged or evse.transaction is not None:
-            raise StepFailed(step, f"EVSE {evse.id} needs a plugged EV and no transaction")
-        answer = await self._adapter.start(evse, step.id_tag or self._spec.id_tag, None)
+        async with evse.lock:
+            if not evse.plugged or evse.transaction is not None:
+                raise StepFailed(step, f"EVSE {evse.id} needs a plugged EV and no transaction")
+            answer = await self._adapter.start(evse, step.id_tag or self._spec.id_tag, None)
+        self._expect_answer(step, answer.id_tag_status)
         _expect(step, "idTagInfo status", step.expect_id_tag_status, answer.id_tag_status)
         if step.expect_transaction_id and not answer.transaction_id:
             raise StepFailed(step, "expected a transaction id, got none")
@@ -190,35 +252,117 @@ class Runner:
             wh = min(per_sample, target - delivered)
             simulated = step.sample_interval * wh / per_sample
             await asyncio.sleep(simulated / self._spec.time_scale)  # the simulated clock
-            evse.meter.add(wh)
-            delivered += wh
-            await self._adapter.sample(evse)
+            async with evse.lock:
+                if evse.transaction is not tx:
+                    return  # stopped meanwhile (remote stop, reset): the EV stops drawing
+                evse.meter.add(wh)
+                delivered += wh
+                await self._adapter.sample(evse)
 
     async def _stop(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
-        tx = evse.transaction
-        if tx is None:
-            raise StepFailed(step, f"no transaction is running on EVSE {evse.id}")
-        reason = _REASONS[step.reason]
-        status = await self._stop_transaction(evse, reason, step.id_tag or tx.id_tag)
+        async with evse.lock:
+            tx = evse.transaction
+            if tx is None:
+                raise StepFailed(step, f"no transaction is running on EVSE {evse.id}")
+            reason = _REASONS[step.reason]
+            status = await self._stop_transaction(evse, reason, step.id_tag or tx.id_tag)
+        self._expect_answer(step, status)
         _expect(step, "idTagInfo status", step.expect_id_tag_status, status)
 
     async def _wait_remote_start(self, step: Step) -> None:
         async with asyncio.timeout(step.timeout):
-            request = await self._station.remote_starts.get()
-        evse = self._station.evse(request.evse_id)
-        if evse.plugged and evse.remote_start is request and evse.transaction is None:
-            await self._start_remote(evse)
-        # Not plugged yet: the `plug` step starts it.
+            await self._remote_started.get()
 
     async def _wait_remote_stop(self, step: Step) -> None:
         async with asyncio.timeout(step.timeout):
-            evse_id = await self._station.remote_stops.get()
-        evse = self._station.evse(evse_id)
-        if evse.transaction is not None:
-            await self._stop_transaction(evse, "Remote", None)
+            await self._remote_stopped.get()
+
+    async def _go_offline(self, step: Step) -> None:
+        await self.link.go_offline()
+
+    async def _come_back(self, step: Step) -> None:
+        async with asyncio.timeout(step.timeout):
+            await self.link.come_back()
+            await self._queue.drained()
+
+    async def _drop(self, step: Step) -> None:
+        self.link.drop()
+        async with asyncio.timeout(step.timeout):
+            await self.link.offline.wait()
+
+    async def _wait_queue(self, step: Step) -> None:
+        async with asyncio.timeout(step.timeout):
+            await self.link.online.wait()
+            await self._queue.drained()
+
+    async def _lose_answer(self, step: Step) -> None:
+        assert step.message is not None
+        self.link.lose_answers(step.message, step.count)
+
+    async def _send_raw(self, step: Step) -> None:
+        connection = self.link.connection
+        if connection is None or connection.closed:
+            raise ConnectionError("offline: not connected to the CSMS")
+        assert step.frame is not None
+        await connection.send_raw(step.frame)
+        if step.expect_error is not None:
+            async with asyncio.timeout(step.timeout):
+                error = await connection.stray_errors.get()
+            _expect(step, "CALLERROR code", step.expect_error, error.code)
+
+    async def _call(self, step: Step) -> None:
+        assert step.message is not None
+        try:
+            async with asyncio.timeout(step.timeout):
+                answer = await self.link.call(step.message, step.payload or {})
+        except CallError as exc:
+            if step.expect_error is None:
+                raise
+            _expect(step, "CALLERROR code", step.expect_error, exc.code)
+            return
+        if step.expect_error is not None:
+            raise StepFailed(step, f"expected CALLERROR {step.expect_error!r}, got a CALLRESULT")
+        _expect(step, "status", step.expect_status, answer.get("status"))
+
+    # -- reactions --------------------------------------------------------------------------
+
+    async def _react_to_remote_starts(self) -> None:
+        while True:
+            request = await self._station.remote_starts.get()
+            evse = self._station.evse(request.evse_id)
+            self._remote_started.put_nowait(request)
+            self._spawn(self._remote_start(evse, request))
+
+    async def _remote_start(self, evse: Evse, request: RemoteStart) -> None:
+        """Start at once if the EV is plugged; else give the driver the connection timeout."""
+        async with evse.lock:
+            if evse.plugged and evse.remote_start is request and evse.transaction is None:
+                await self._start_remote(evse)
+                return
+        await asyncio.sleep(self._spec.ev_connection_timeout / self._spec.time_scale)
+        async with evse.lock:
+            if evse.remote_start is request:
+                log.info("remote start on EVSE %d timed out: no EV plugged in", evse.id)
+                evse.remote_start = None
+
+    async def _react_to_remote_stops(self) -> None:
+        while True:
+            evse = self._station.evse(await self._station.remote_stops.get())
+            async with evse.lock:
+                if evse.transaction is not None and evse.transaction.stop_requested:
+                    await self._stop_transaction(evse, "Remote", None)
+            self._remote_stopped.put_nowait(evse.id)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _expect_answer(self, step: Step, status: str | None) -> None:
+        if (
+            status is None
+            and step.expect_id_tag_status is not None
+            and not self.link.online.is_set()
+        ):
+            raise StepFailed(step, "no answer: the charger is offline (the message is queued)")
 
     async def _start_remote(self, evse: Evse) -> None:
         request = evse.remote_start
@@ -231,22 +375,47 @@ class Runner:
     ) -> str | None:
         tx = evse.transaction
         assert tx is not None
+        meter_start = tx.meter_start_wh
         status = await self._adapter.stop(evse, reason, id_tag)
-        self._station.delivered.append(Delivered(evse.id, tx.id, tx.meter_start_wh, evse.meter.wh))
+        self._station.delivered.append(Delivered(evse.id, tx.id, meter_start, evse.meter.wh))
         await self._adapter.status(evse, "Finishing")
         return status
 
+    def _connected(self) -> None:
+        """Called on every (re)connect: report the connectors' states again after an outage."""
+        self._adapter.reconnected()
+        if self.link.connects > 1 and self._booted:
+            self._spawn(self._report_states())
+
+    async def _report_states(self) -> None:
+        for evse in self._station.evses.values():
+            with contextlib.suppress(CallError, TimeoutError, ConnectionError):
+                await self._adapter.status(evse, evse.state)  # type: ignore[arg-type]
+
     def _start_heartbeat(self, interval: int) -> None:
         if interval > 0 and self._heartbeat is None:
-            self._heartbeat = asyncio.create_task(self._beat(interval))
+            self._heartbeat = self._spawn(self._beat(interval))
 
     async def _beat(self, interval: int) -> None:
         while True:
             await asyncio.sleep(interval)  # the interval the CSMS gave in BootNotification
+            if not self.link.online.is_set():
+                continue
             try:
                 await self._adapter.heartbeat()
             except (CallError, TimeoutError, ConnectionError) as exc:
                 log.warning("heartbeat failed: %s", exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("charger task failed", exc_info=task.exception())
 
 
 _REASONS: dict[str, StopReason] = {

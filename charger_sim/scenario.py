@@ -31,6 +31,15 @@ class ChargerSpec:
     time_scale: float = 1.0
     id_tag: str = "SIMTAG01"
     call_timeout: float = 30.0
+    message_attempts: int = 3
+    message_retry_interval: float = 5.0
+    reconnect_min: float = 1.0
+    reconnect_max: float = 30.0
+    reconnect_random: float = 1.0
+    ev_connection_timeout: float = 120.0
+    clock_skew_s: float = 0.0
+    answer_delay: float = 0.0
+    send_subprotocol: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,11 @@ class Step:
     expect_status: str | None = None
     expect_id_tag_status: str | None = None
     expect_transaction_id: bool | None = None
+    message: str | None = None
+    count: int = 1
+    frame: str | None = None
+    payload: dict[str, Any] | None = None
+    expect_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -72,6 +86,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     "stop": frozenset({"evse", "id_tag", "reason", "expect_id_tag_status"}),
     "wait_remote_start": frozenset({"timeout"}),
     "wait_remote_stop": frozenset({"timeout"}),
+    "go_offline": frozenset(),
+    "come_back": frozenset({"timeout"}),
+    "drop": frozenset({"timeout"}),
+    "wait_queue": frozenset({"timeout"}),
+    "lose_answer": frozenset({"message", "count"}),
+    "send_raw": frozenset({"frame", "expect_error", "timeout"}),
+    "call": frozenset({"message", "payload", "expect_status", "expect_error", "timeout"}),
+}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "lose_answer": ("message",),
+    "send_raw": ("frame",),
+    "call": ("message",),
 }
 _STOP_REASONS = ("Local", "Remote", "EVDisconnected")
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -79,6 +105,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
     "float": (int, float),
     "bool": (bool,),
+    "dict": (dict,),
 }
 
 
@@ -123,6 +150,8 @@ def _charger(raw: Any) -> ChargerSpec:
     spec = ChargerSpec(**raw)
     if spec.evses < 1 or spec.power_kw <= 0 or spec.time_scale <= 0 or spec.meter_start_wh < 0:
         raise ScenarioError("charger: evses, power_kw and time_scale must be positive")
+    if spec.message_attempts < 1 or spec.call_timeout <= 0 or spec.reconnect_min < 0:
+        raise ScenarioError("charger: message_attempts and call_timeout must be positive")
     return spec
 
 
@@ -143,18 +172,31 @@ def _step(index: int, raw: Any) -> Step:
             allowed = ", ".join(sorted(ACTIONS[action]))
             raise ScenarioError(f"{where}: unknown key {key!r} for {action!r} (allowed: {allowed})")
         _check_type(f"{where}: {key!r}", value, types[key])
+    for key in _REQUIRED.get(action, ()):
+        if key not in raw:
+            raise ScenarioError(f"{where}: {action!r} needs {key!r}")
     step = Step(index=index, **raw)
     if action == "charge" and (step.kwh is None) == (step.seconds is None):
         raise ScenarioError(f"{where}: 'charge' needs exactly one of 'kwh' or 'seconds'")
     if step.reason not in _STOP_REASONS:
         raise ScenarioError(f"{where}: 'reason' must be one of {', '.join(_STOP_REASONS)}")
-    if min(step.evse, step.sample_interval, step.timeout, step.kwh or 1, step.seconds or 1) <= 0:
+    if (
+        min(
+            step.evse,
+            step.sample_interval,
+            step.timeout,
+            step.kwh or 1,
+            step.seconds or 1,
+            step.count,
+        )
+        <= 0
+    ):
         raise ScenarioError(f"{where}: numbers must be positive")
     return step
 
 
 def _check_type(where: str, value: Any, annotation: str) -> None:
-    kind = annotation.split(" | ")[0]
+    kind = annotation.split(" | ")[0].split("[")[0]
     ok = isinstance(value, _TYPES[kind])
     if kind in ("int", "float") and isinstance(value, bool):
         ok = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
 from charger_sim.model import Evse, RemoteStart, Station, Transaction
 from charger_sim.rpc import CallError, Payload
-from charger_sim.timefmt import now
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -14,8 +13,7 @@ class Adapter(Base):
     subprotocol = "ocpp1.6"
 
     def __init__(self, station: Station) -> None:
-        super().__init__()
-        self._station = station
+        super().__init__(station)
 
     async def boot(self) -> BootAnswer:
         ident = self._station.identity
@@ -34,8 +32,11 @@ class Adapter(Base):
         await self._call("Heartbeat", {})
 
     async def status(self, evse: Evse, state: ConnectorState) -> None:
+        evse.state = state
+        if not self.online:
+            return  # reported again on reconnect
         payload = {"connectorId": evse.id, "errorCode": "NoError", "status": state}
-        await self._call("StatusNotification", {**payload, "timestamp": now()})
+        await self._call("StatusNotification", {**payload, "timestamp": self._now()})
 
     async def authorize(self, id_tag: str) -> str | None:
         answer = await self._call("Authorize", {"idTag": id_tag})
@@ -43,30 +44,36 @@ class Adapter(Base):
 
     async def start(self, evse: Evse, id_tag: str, remote: RemoteStart | None) -> StartAnswer:
         meter_start = evse.meter.wh
-        answer = await self._call(
-            "StartTransaction",
-            {
-                "connectorId": evse.id,
-                "idTag": id_tag,
-                "meterStart": meter_start,
-                "timestamp": now(),
-            },
-        )
-        transaction_id = answer.get("transactionId")
-        evse.transaction = Transaction(str(transaction_id), id_tag, meter_start)
-        return StartAnswer(_status(answer), None if transaction_id is None else str(transaction_id))
+        placeholder = self._queue.placeholder() if self._queue is not None else None
+        tx = Transaction(str(placeholder), id_tag, meter_start)
+        evse.transaction = tx
+
+        def answered(answer: Payload) -> None:
+            tx.id = str(answer["transactionId"])
+
+        payload = {
+            "connectorId": evse.id,
+            "idTag": id_tag,
+            "meterStart": meter_start,
+            "timestamp": self._now(),
+        }
+        answer = await self._tx("StartTransaction", payload, placeholder=placeholder, late=answered)
+        if answer is None:
+            return StartAnswer(None, None)  # offline: runs under the placeholder id for now
+        answered(answer)
+        return StartAnswer(_status(answer), tx.id)
 
     async def charging(self, evse: Evse) -> None:
         await self.status(evse, "Charging")
 
     async def sample(self, evse: Evse) -> None:
         tx = _running(evse)
-        await self._call(
+        await self._tx(
             "MeterValues",
             {
                 "connectorId": evse.id,
                 "transactionId": int(tx.id),
-                "meterValue": [_meter_value(evse, "Sample.Periodic")],
+                "meterValue": [_meter_value(evse, "Sample.Periodic", self._now())],
             },
         )
 
@@ -75,15 +82,15 @@ class Adapter(Base):
         payload: Payload = {
             "transactionId": int(tx.id),
             "meterStop": evse.meter.wh,
-            "timestamp": now(),
+            "timestamp": self._now(),
             "reason": reason,
-            "transactionData": [_meter_value(evse, "Transaction.End")],
+            "transactionData": [_meter_value(evse, "Transaction.End", self._now())],
         }
         if id_tag is not None:
             payload["idTag"] = id_tag
-        answer = await self._call("StopTransaction", payload)
         evse.transaction = None
-        return _status(answer)
+        answer = await self._tx("StopTransaction", payload)
+        return None if answer is None else _status(answer)
 
     async def handle(self, action: str, payload: Payload) -> Payload:
         if action == "RemoteStartTransaction":
@@ -107,6 +114,6 @@ def _running(evse: Evse) -> Transaction:
     return evse.transaction
 
 
-def _meter_value(evse: Evse, context: str) -> Payload:
+def _meter_value(evse: Evse, context: str, stamp: str) -> Payload:
     sample = {"value": str(evse.meter.wh), "context": context, "measurand": ENERGY, "unit": "Wh"}
-    return {"timestamp": now(), "sampledValue": [sample]}
+    return {"timestamp": stamp, "sampledValue": [sample]}

@@ -7,7 +7,6 @@ import uuid
 from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
 from charger_sim.model import Evse, RemoteStart, Station, Transaction
 from charger_sim.rpc import CallError, Payload
-from charger_sim.timefmt import now
 
 ENERGY = "Energy.Active.Import.Register"
 _STOP_TRIGGER = {"Local": "StopAuthorized", "Remote": "RemoteStop", "EVDisconnected": "EVDeparted"}
@@ -17,9 +16,11 @@ class Adapter(Base):
     subprotocol = "ocpp2.0.1"
 
     def __init__(self, station: Station) -> None:
-        super().__init__()
-        self._station = station
+        super().__init__(station)
         self._sent: dict[int, str] = {}
+
+    def reconnected(self) -> None:
+        self._sent.clear()
 
     async def boot(self) -> BootAnswer:
         ident = self._station.identity
@@ -38,12 +39,13 @@ class Adapter(Base):
         await self._call("Heartbeat", {})
 
     async def status(self, evse: Evse, state: ConnectorState) -> None:
+        evse.state = state
         status = "Available" if state == "Available" else "Occupied"
-        if self._sent.get(evse.id) == status:
+        if self._sent.get(evse.id) == status or not self.online:
             return  # Preparing, Charging and Finishing are all Occupied in 2.0.1
         self._sent[evse.id] = status
         payload = {"evseId": evse.id, "connectorId": 1, "connectorStatus": status}
-        await self._call("StatusNotification", {**payload, "timestamp": now()})
+        await self._call("StatusNotification", {**payload, "timestamp": self._now()})
 
     async def authorize(self, id_tag: str) -> str | None:
         answer = await self._call("Authorize", {"idToken": _token(id_tag, "ISO14443")})
@@ -102,7 +104,7 @@ class Adapter(Base):
         context: str,
         extra: Payload | None = None,
     ) -> Payload:
-        stamp = now()
+        stamp = self._now()
         sample = {
             "value": evse.meter.wh,
             "context": context,
@@ -118,7 +120,11 @@ class Adapter(Base):
             "meterValue": [{"timestamp": stamp, "sampledValue": [sample]}],
             **(extra or {}),
         }
-        return await self._call("TransactionEvent", payload)
+        if not self.online:
+            payload["offline"] = True  # queued now, delivered after the outage
+        if event_type == "Ended":
+            evse.transaction = None
+        return await self._tx("TransactionEvent", payload) or {}
 
 
 def _token(id_tag: str, kind: str) -> Payload:

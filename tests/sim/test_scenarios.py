@@ -51,7 +51,9 @@ async def test_remote_start_scenario_follows_csms_start_and_stop(
         await wait_event(events, ev.CHARGER_BOOTED)
         outcome = await sessions.start_session("SIM1", "APP", evse_id=1, connector_id=1)
         assert outcome.result.accepted
-        await wait_event(events, ev.SESSION_STARTED)
+        # A remote stop ends the transaction at once: send it once the 1.5 kWh are metered.
+        while (await sessions.get(outcome.session.id)).energy_wh < 1_500:
+            await wait_event(events, ev.SESSION_UPDATED)  # the simulator's meter samples
         assert (await sessions.stop_session(outcome.session.id)).accepted
         result = await sim
     (delivered,) = result.delivered
