@@ -12,14 +12,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from charger_sim.device import Device
 from charger_sim.model import Evse, RemoteStart, Station
 from charger_sim.rpc import Payload, Reply
 from charger_sim.timefmt import format_time
 from charger_sim.txqueue import TxQueue
 
-# Connector states named as in 1.6; 2.0.1 folds the middle three into Occupied.
-ConnectorState = Literal["Available", "Preparing", "Charging", "Finishing"]
-StopReason = Literal["Local", "Remote", "EVDisconnected"]
+# Connector states named as in 1.6; 2.0.1 folds all but Available into Occupied.
+ConnectorState = Literal[
+    "Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"
+]
+# The first three end a transaction in both versions; the rest follow a CSMS call or a reboot
+# (SoftReset, HardReset and UnlockCommand are 1.6 reasons, ImmediateReset a 2.0.1 one).
+StopReason = Literal[
+    "Local",
+    "Remote",
+    "EVDisconnected",
+    "SoftReset",
+    "HardReset",
+    "UnlockCommand",
+    "ImmediateReset",
+    "PowerLoss",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +46,31 @@ class BootAnswer:
 class StartAnswer:
     id_tag_status: str | None
     transaction_id: str | None
+
+
+class Control(Protocol):
+    """What the charger does beyond answering a CSMS call; the runner's ``Charger`` does it.
+
+    The handlers (``calls16``, ``calls201``) decide the answer; anything that closes the
+    connection (a reset, a reconnect with a new password) is spawned as its own task here.
+    """
+
+    def reset(self, reason: StopReason, boot_reason: str, *, when_idle: bool = False) -> None:
+        """Stop running transactions with ``reason`` (or, ``when_idle``, wait for them to end),
+        close the connection, reconnect and boot again with ``boot_reason``."""
+        ...
+
+    async def stop_transaction(self, evse: Evse, reason: StopReason) -> None:
+        """Stop ``evse``'s transaction through the normal stop path (exact energy)."""
+        ...
+
+    def reconnect(self) -> None:
+        """Close the connection and open a new one (with the device model's password)."""
+        ...
+
+    def booted(self, answer: BootAnswer) -> None:
+        """A BootNotification sent outside the boot step (triggered) was answered."""
+        ...
 
 
 class Caller(Protocol):
@@ -47,9 +86,13 @@ class Adapter(Protocol):
 
     def use_queue(self, queue: TxQueue, online: asyncio.Event, offline: asyncio.Event) -> None: ...
 
+    def use_device(self, device: Device, control: Control) -> None: ...
+
     def reconnected(self) -> None: ...
 
-    async def boot(self) -> BootAnswer: ...
+    async def boot(self, reason: str = "PowerUp") -> BootAnswer:
+        """BootNotification; ``reason`` is 2.0.1's (PowerUp, RemoteReset, Triggered)."""
+        ...
 
     async def heartbeat(self) -> None: ...
 
@@ -66,7 +109,15 @@ class Adapter(Protocol):
         ...
 
     async def sample(self, evse: Evse) -> None:
-        """Send one periodic energy register sample of the running transaction."""
+        """Send one periodic sample (the configured measurands) of the running transaction."""
+        ...
+
+    async def suspended(self, evse: Evse, by: str) -> None:
+        """The EV (``by = "EV"``) or the EVSE (``"EVSE"``) stopped the energy flow."""
+        ...
+
+    async def clock_sample(self, evse: Evse) -> None:
+        """Send one clock-aligned sample: of the transaction if one runs, else of the meter."""
         ...
 
     async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
@@ -92,6 +143,29 @@ class Base:
         self._queue: TxQueue | None = None
         self._online: asyncio.Event | None = None
         self._offline: asyncio.Event | None = None
+        self.device = Device.build(station)
+        self.control: Control | None = None  # None (fleet mode): no resets, no reconnects
+        self.registration: str | None = None  # the status of the last BootNotification
+
+    def use_device(self, device: Device, control: Control) -> None:
+        """The charger's configuration, and who acts on what a CSMS call asks for."""
+        self.device, self.control = device, control
+
+    @property
+    def station(self) -> Station:
+        return self._station
+
+    def pending(self, transaction_id: str | None = None) -> int:
+        """Transaction messages still queued: all, or those of one transaction."""
+        return 0 if self._queue is None else self._queue.pending(transaction_id)
+
+    async def notify(self, action: str, payload: Payload) -> Payload:
+        """Send a plain (not queued) message, such as one the CSMS triggered."""
+        return await self._call(action, payload)
+
+    def _boot_answer(self, answer: Payload) -> BootAnswer:
+        self.registration = str(answer["status"])
+        return BootAnswer(self.registration, int(answer["interval"]))
 
     def attach(self, caller: Caller) -> None:
         self._caller = caller

@@ -120,12 +120,18 @@ class Link:
         """The next ``count`` answers to ``action`` get lost on the way (a fault)."""
         self._lose[action] += count
 
-    async def go_offline(self) -> None:
-        """Close the link and stay offline until :meth:`come_back`."""
+    async def go_offline(self, *, abort: bool = False) -> None:
+        """Close the link and stay offline until :meth:`come_back`.
+
+        ``abort`` cuts it without a closing handshake, as a power loss does.
+        """
         self._held = True
         self._resume.clear()
         if self._connection is not None:
-            await self._connection.close()
+            if abort:
+                self._connection.abort()
+            else:
+                await self._connection.close()
         await self.offline.wait()
 
     async def come_back(self) -> None:
@@ -204,4 +210,5 @@ class Link:
                     break
                 except ConnectFailed as exc:
                     log.info("reconnect failed: %s", exc)
+                    self._resume.clear()  # come_back() asked once; back off from now on
                     attempt += 1

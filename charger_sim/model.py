@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from charger_sim.ev import Ev, PowerSpec
+from charger_sim.ev import ac_energy_wh as ac_energy_wh  # the AC model lives in ev.py
+from charger_sim.sampling import MeterSpec
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -32,11 +36,6 @@ class Meter:
         self._wh += wh
 
 
-def ac_energy_wh(power_kw: float, seconds: float) -> int:
-    """Constant-power AC model: the Wh a ``power_kw`` charge delivers in ``seconds``."""
-    return round(power_kw * seconds / 3.6)
-
-
 @dataclass(slots=True)
 class RemoteStart:
     """An accepted RemoteStart/RequestStartTransaction waiting for the EV (or just used)."""
@@ -59,6 +58,7 @@ class Transaction:
     seq_no: int = 0
     charging: bool = False
     stop_requested: bool = False
+    suspended: str | None = None  # "EV" or "EVSE" while suspended (no energy flows)
 
     def next_seq_no(self) -> int:
         seq, self.seq_no = self.seq_no, self.seq_no + 1
@@ -89,6 +89,9 @@ class Evse:
     transaction: Transaction | None = None
     remote_start: RemoteStart | None = None
     state: str = "Available"  # the connector state last reported (1.6 names)
+    ev: Ev | None = None  # the plugged-in EV (its battery for DC), from plug to unplug
+    available: bool = True  # False after ChangeAvailability Inoperative: reported Unavailable
+    scheduled: bool | None = None  # an availability to apply once the transaction ends
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
 
@@ -103,6 +106,11 @@ class Station:
     remote_stops: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
     delivered: list[Delivered] = field(default_factory=list)
     clock_skew_s: float = 0.0  # the skewed-clock fault: timestamps are off by this much
+    power: PowerSpec = field(default_factory=PowerSpec)  # AC/DC power model
+    metering: MeterSpec = field(default_factory=MeterSpec)  # what a sample holds
+    clock_s: float = 0.0  # the simulated clock: seconds since the run began (see charging.py)
+    clock_ticks: int = 0  # clock-aligned intervals that have passed
+    refuse: frozenset[str] = frozenset()  # CSMS calls rejected as told: "RemoteStart", "Reset"...
 
     @classmethod
     def build(cls, charger_id: str, identity: Identity, evses: int, meter_start_wh: int) -> Station:
@@ -119,7 +127,9 @@ class Station:
         """The EVSE a remote start may use: ``wanted`` if free, else the first free one."""
         candidates = [self.evses.get(wanted)] if wanted else list(self.evses.values())
         for evse in candidates:
-            if evse is not None and evse.transaction is None and evse.remote_start is None:
+            if evse is None or not evse.available:
+                continue
+            if evse.transaction is None and evse.remote_start is None:
                 return evse
         return None
 

@@ -192,4 +192,7 @@ class Connection:
         with contextlib.suppress(ConnectionError):
             await self._send(result)
         if then is not None:
-            await then()
+            try:
+                await then()
+            except Exception:  # what an answer set off must not end the connection's task
+                log.exception("what %s set off failed", action)

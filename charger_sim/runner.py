@@ -21,8 +21,11 @@ from typing import Any, Literal
 
 from charger_sim import v16, v201
 from charger_sim.adapter import Adapter, StopReason
+from charger_sim.charging import Timeline, configure
+from charger_sim.ev import Ev
+from charger_sim.lifecycle import Lifecycle, build_device, refusals
 from charger_sim.link import Backoff, ConnectFailed, Endpoint, Link
-from charger_sim.model import Delivered, Evse, Identity, RemoteStart, Station, ac_energy_wh
+from charger_sim.model import Delivered, Evse, Identity, RemoteStart, Station
 from charger_sim.rpc import CallError
 from charger_sim.scenario import ChargerSpec, Scenario, Step
 from charger_sim.txqueue import GaveUp, TxQueue
@@ -87,6 +90,8 @@ async def run(
     identity = Identity(spec.vendor, spec.model, spec.serial_number, spec.firmware_version)
     station = Station.build(charger_id, identity, spec.evses, spec.meter_start_wh)
     station.clock_skew_s = spec.clock_skew_s
+    station.refuse = refusals(spec)  # reject_remote_start, unlock_fails...
+    configure(station, spec)  # power model (AC/DC) and what a meter sample holds
     adapter: Adapter = v16.Adapter(station) if protocol == "1.6" else v201.Adapter(station)
     queue = TxQueue(
         queue_file, attempts=spec.message_attempts, retry_interval=spec.message_retry_interval
@@ -129,8 +134,12 @@ async def run(
     )
 
 
-class Charger:
-    """One simulated charger: its link, queue, heartbeat and reactions, driven by steps."""
+class Charger(Lifecycle):
+    """One simulated charger: its link, queue, heartbeat and reactions, driven by steps.
+
+    :class:`Lifecycle` adds what CSMS calls and power cuts do to the whole charger (reset,
+    reboot, reconnect, the device model) and the ``wait_call``/``reboot`` steps.
+    """
 
     def __init__(
         self,
@@ -146,7 +155,7 @@ class Charger:
         self._queue = queue
         self.link = Link(
             endpoint,
-            adapter.handle,
+            self._handle,  # adapter.handle, logged for wait_call
             call_timeout=spec.call_timeout,
             answer_delay=spec.answer_delay,
             backoff=Backoff(spec.reconnect_min, spec.reconnect_max, spec.reconnect_random),
@@ -154,11 +163,14 @@ class Charger:
         )
         adapter.attach(self.link)
         adapter.use_queue(queue, self.link.online, self.link.offline)
+        self._init_lifecycle(build_device(station, spec, endpoint))
+        adapter.use_device(self._device, self)
         self._booted = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._remote_started: asyncio.Queue[RemoteStart] = asyncio.Queue()
         self._remote_stopped: asyncio.Queue[int] = asyncio.Queue()
+        self._time = Timeline(station, adapter, spec.time_scale, lambda: self._booted)
 
     async def open(self) -> None:
         await self.link.open()
@@ -198,7 +210,7 @@ class Charger:
         _expect(step, "BootNotification status", wanted, answer.status)
         if answer.status == "Accepted":
             self._booted = True
-            self._start_heartbeat(answer.interval)
+            self.booted(answer)  # the interval becomes HeartbeatInterval: the heartbeat starts
             for evse in self._station.evses.values():
                 await self._adapter.status(evse, "Available")
 
@@ -206,6 +218,7 @@ class Charger:
         evse = self._station.evse(step.evse)
         async with evse.lock:
             evse.plugged = True
+            evse.ev = Ev(self._station.power)  # a fresh EV (DC: at soc_start)
             await self._adapter.status(evse, "Preparing")
             if evse.remote_start is not None and evse.transaction is None:
                 await self._start_remote(evse)
@@ -216,6 +229,7 @@ class Charger:
             if evse.transaction is not None:
                 await self._stop_transaction(evse, "EVDisconnected", None)
             evse.plugged = False
+            evse.ev = None
             await self._adapter.status(evse, "Available")
 
     async def _authorize(self, step: Step) -> None:
@@ -235,29 +249,25 @@ class Charger:
 
     async def _charge(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
-        tx = evse.transaction
-        if tx is None:
+        if evse.transaction is None:
             raise StepFailed(step, f"no transaction is running on EVSE {evse.id}")
-        if not tx.charging:
-            tx.charging = True
-            await self._adapter.charging(evse)
-        power = step.power_kw or self._spec.power_kw
-        per_sample = max(1, ac_energy_wh(power, step.sample_interval))
-        if step.kwh is not None:
-            target = round(step.kwh * 1000)
-        else:
-            target = ac_energy_wh(power, step.seconds or 0)
-        delivered = 0
-        while delivered < target:
-            wh = min(per_sample, target - delivered)
-            simulated = step.sample_interval * wh / per_sample
-            await asyncio.sleep(simulated / self._spec.time_scale)  # the simulated clock
-            async with evse.lock:
-                if evse.transaction is not tx:
-                    return  # stopped meanwhile (remote stop, reset): the EV stops drawing
-                evse.meter.add(wh)
-                delivered += wh
-                await self._adapter.sample(evse)
+        await self._time.charge(
+            evse,
+            kwh=step.kwh,
+            seconds=step.seconds,
+            sample_interval=step.sample_interval,
+            power_kw=step.power_kw,
+        )
+
+    async def _suspend(self, step: Step) -> None:
+        evse = self._station.evse(step.evse)
+        await self._time.suspend(evse, step.by, step.seconds or 0.0, step.sample_interval)
+
+    async def _resume(self, step: Step) -> None:
+        await self._time.resume(self._station.evse(step.evse))
+
+    async def _idle(self, step: Step) -> None:
+        await self._time.idle(step.seconds or 0.0)
 
     async def _stop(self, step: Step) -> None:
         evse = self._station.evse(step.evse)
@@ -340,11 +350,12 @@ class Charger:
             if evse.plugged and evse.remote_start is request and evse.transaction is None:
                 await self._start_remote(evse)
                 return
-        await asyncio.sleep(self._spec.ev_connection_timeout / self._spec.time_scale)
+        await asyncio.sleep(self._connection_timeout())  # the device model's ConnectionTimeOut
         async with evse.lock:
             if evse.remote_start is request:
                 log.info("remote start on EVSE %d timed out: no EV plugged in", evse.id)
                 evse.remote_start = None
+                self._remote_start_dropped(request)
 
     async def _react_to_remote_stops(self) -> None:
         while True:
@@ -379,6 +390,7 @@ class Charger:
         status = await self._adapter.stop(evse, reason, id_tag)
         self._station.delivered.append(Delivered(evse.id, tx.id, meter_start, evse.meter.wh))
         await self._adapter.status(evse, "Finishing")
+        await self._after_transaction(evse)  # a scheduled availability change or reset
         return status
 
     def _connected(self) -> None:
@@ -393,8 +405,10 @@ class Charger:
                 await self._adapter.status(evse, evse.state)  # type: ignore[arg-type]
 
     def _start_heartbeat(self, interval: int) -> None:
-        if interval > 0 and self._heartbeat is None:
-            self._heartbeat = self._spawn(self._beat(interval))
+        """(Re)start beating every ``interval`` seconds (HeartbeatInterval; 0 = no heartbeat)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        self._heartbeat = self._spawn(self._beat(interval)) if interval > 0 else None
 
     async def _beat(self, interval: int) -> None:
         while True:

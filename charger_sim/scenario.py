@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from charger_sim.sampling import ENERGY, MeterSpec, check
+
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
 
@@ -40,6 +42,18 @@ class ChargerSpec:
     clock_skew_s: float = 0.0
     answer_delay: float = 0.0
     send_subprotocol: bool = True
+    kind: str = "AC"
+    max_power_kw: float = 50.0
+    battery_kwh: float = 60.0
+    soc_start: float = 20.0
+    soc_target: float = 100.0
+    measurands: tuple[str, ...] = (ENERGY,)
+    meter_unit: str = "Wh"
+    clock_aligned_interval: float = 0.0
+    reject_remote_start: bool = False
+    reject_remote_stop: bool = False
+    reject_reset: bool = False
+    unlock_fails: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,7 @@ class Step:
     frame: str | None = None
     payload: dict[str, Any] | None = None
     expect_error: str | None = None
+    by: str = "EV"
 
     @property
     def name(self) -> str:
@@ -93,11 +108,19 @@ ACTIONS: dict[str, frozenset[str]] = {
     "lose_answer": frozenset({"message", "count"}),
     "send_raw": frozenset({"frame", "expect_error", "timeout"}),
     "call": frozenset({"message", "payload", "expect_status", "expect_error", "timeout"}),
+    "suspend": frozenset({"evse", "by", "seconds", "sample_interval"}),
+    "resume": frozenset({"evse"}),
+    "idle": frozenset({"seconds"}),
+    "wait_remote_start_timeout": frozenset({"timeout"}),
+    "wait_call": frozenset({"message", "timeout"}),
+    "reboot": frozenset({"timeout"}),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "lose_answer": ("message",),
     "send_raw": ("frame",),
     "call": ("message",),
+    "idle": ("seconds",),
+    "wait_call": ("message",),
 }
 _STOP_REASONS = ("Local", "Remote", "EVDisconnected")
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -106,6 +129,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
     "dict": (dict,),
+    "tuple": (list,),
 }
 
 
@@ -147,7 +171,10 @@ def _charger(raw: Any) -> ChargerSpec:
         if key not in known:
             raise ScenarioError(f"charger: unknown key {key!r} (allowed: {', '.join(known)})")
         _check_type(f"charger: {key!r}", value, str(known[key].type))
+    if "measurands" in raw:
+        raw = {**raw, "measurands": _measurands(raw["measurands"])}
     spec = ChargerSpec(**raw)
+    _check_power(spec)
     if spec.evses < 1 or spec.power_kw <= 0 or spec.time_scale <= 0 or spec.meter_start_wh < 0:
         raise ScenarioError("charger: evses, power_kw and time_scale must be positive")
     if spec.message_attempts < 1 or spec.call_timeout <= 0 or spec.reconnect_min < 0:
@@ -178,6 +205,8 @@ def _step(index: int, raw: Any) -> Step:
     step = Step(index=index, **raw)
     if action == "charge" and (step.kwh is None) == (step.seconds is None):
         raise ScenarioError(f"{where}: 'charge' needs exactly one of 'kwh' or 'seconds'")
+    if step.by not in ("EV", "EVSE"):
+        raise ScenarioError(f"{where}: 'by' must be EV or EVSE; got {step.by!r}")
     if step.reason not in _STOP_REASONS:
         raise ScenarioError(f"{where}: 'reason' must be one of {', '.join(_STOP_REASONS)}")
     if (
@@ -187,6 +216,7 @@ def _step(index: int, raw: Any) -> Step:
             step.timeout,
             step.kwh or 1,
             step.seconds or 1,
+            step.power_kw or 1,
             step.count,
         )
         <= 0
@@ -195,10 +225,31 @@ def _step(index: int, raw: Any) -> Step:
     return step
 
 
+def _measurands(value: list[Any]) -> tuple[str, ...]:
+    if not all(isinstance(m, str) for m in value):
+        raise ScenarioError("charger: 'measurands' must be a list of strings")
+    return tuple(value)
+
+
+def _check_power(spec: ChargerSpec) -> None:
+    """The power model and sampling keys: kind, battery, SoC range, measurands, unit."""
+    if spec.kind not in ("AC", "DC"):
+        raise ScenarioError(f"charger: 'kind' must be AC or DC; got {spec.kind!r}")
+    if spec.max_power_kw <= 0 or spec.battery_kwh <= 0:
+        raise ScenarioError("charger: max_power_kw and battery_kwh must be positive")
+    if not 0 <= spec.soc_start < spec.soc_target <= 100:
+        raise ScenarioError("charger: needs 0 <= soc_start < soc_target <= 100 (percent)")
+    metering = MeterSpec(spec.measurands, spec.meter_unit, spec.clock_aligned_interval)
+    problem = check(metering, dc=spec.kind == "DC")
+    if problem is not None:
+        raise ScenarioError(f"charger: {problem}")
+
+
 def _check_type(where: str, value: Any, annotation: str) -> None:
     kind = annotation.split(" | ")[0].split("[")[0]
     ok = isinstance(value, _TYPES[kind])
     if kind in ("int", "float") and isinstance(value, bool):
         ok = False
     if not ok:
-        raise ScenarioError(f"{where} must be {kind}, got {type(value).__name__} {value!r}")
+        name = "list" if kind == "tuple" else kind  # TOML arrays are lists
+        raise ScenarioError(f"{where} must be {name}, got {type(value).__name__} {value!r}")

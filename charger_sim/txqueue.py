@@ -76,6 +76,10 @@ class TxQueue:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def set_retries(self, attempts: int, retry_interval: float) -> None:
+        """New TransactionMessageAttempts / RetryInterval (the CSMS changed the device model)."""
+        self._attempts, self._retry_interval = max(1, attempts), retry_interval
+
     def pending(self, transaction_id: str | None = None) -> int:
         """Queued messages, all or for one transaction (2.0.1 GetTransactionStatus)."""
         if transaction_id is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from charger_sim import calls16
 from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
 from charger_sim.model import Evse, RemoteStart, Station, Transaction
-from charger_sim.rpc import CallError, Payload
+from charger_sim.rpc import Payload, Reply
+from charger_sim.sampling import Reading, readings, register
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -15,7 +17,7 @@ class Adapter(Base):
     def __init__(self, station: Station) -> None:
         super().__init__(station)
 
-    async def boot(self) -> BootAnswer:
+    async def boot(self, reason: str = "PowerUp") -> BootAnswer:  # 1.6 sends no reason
         ident = self._station.identity
         answer = await self._call(
             "BootNotification",
@@ -26,7 +28,7 @@ class Adapter(Base):
                 "firmwareVersion": ident.firmware_version,
             },
         )
-        return BootAnswer(answer["status"], int(answer["interval"]))
+        return self._boot_answer(answer)
 
     async def heartbeat(self) -> None:
         await self._call("Heartbeat", {})
@@ -35,7 +37,8 @@ class Adapter(Base):
         evse.state = state
         if not self.online:
             return  # reported again on reconnect
-        payload = {"connectorId": evse.id, "errorCode": "NoError", "status": state}
+        shown = state if evse.available else "Unavailable"  # after ChangeAvailability
+        payload = {"connectorId": evse.id, "errorCode": "NoError", "status": shown}
         await self._call("StatusNotification", {**payload, "timestamp": self._now()})
 
     async def authorize(self, id_tag: str) -> str | None:
@@ -73,9 +76,25 @@ class Adapter(Base):
             {
                 "connectorId": evse.id,
                 "transactionId": int(tx.id),
-                "meterValue": [_meter_value(evse, "Sample.Periodic", self._now())],
+                "meterValue": [self._meter_value(evse, "Sample.Periodic", every=True)],
             },
         )
+
+    async def suspended(self, evse: Evse, by: str) -> None:
+        await self.status(evse, "SuspendedEV" if by == "EV" else "SuspendedEVSE")
+
+    async def clock_sample(self, evse: Evse) -> None:
+        """Sample.Clock: with the transactionId (queued like any transaction message) or
+        without one, as the main meter's reading (sent only online)."""
+        tx = evse.transaction
+        payload: Payload = {"connectorId": evse.id}
+        if tx is not None:
+            payload["transactionId"] = int(tx.id)
+        payload["meterValue"] = [self._meter_value(evse, "Sample.Clock", every=True)]
+        if tx is not None:
+            await self._tx("MeterValues", payload)
+        elif self.online:
+            await self._call("MeterValues", payload)
 
     async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
         tx = _running(evse)
@@ -84,7 +103,7 @@ class Adapter(Base):
             "meterStop": evse.meter.wh,
             "timestamp": self._now(),
             "reason": reason,
-            "transactionData": [_meter_value(evse, "Transaction.End", self._now())],
+            "transactionData": [self._meter_value(evse, "Transaction.End")],
         }
         if id_tag is not None:
             payload["idTag"] = id_tag
@@ -92,15 +111,17 @@ class Adapter(Base):
         answer = await self._tx("StopTransaction", payload)
         return None if answer is None else _status(answer)
 
-    async def handle(self, action: str, payload: Payload) -> Payload:
-        if action == "RemoteStartTransaction":
-            request = RemoteStart(payload["idTag"], payload.get("connectorId") or 0)
-            accepted = self._station.accept_remote_start(request, payload.get("connectorId"))
-            return {"status": "Accepted" if accepted else "Rejected"}
-        if action == "RemoteStopTransaction":
-            accepted = self._station.accept_remote_stop(str(payload["transactionId"]))
-            return {"status": "Accepted" if accepted else "Rejected"}
-        raise CallError("NotImplemented", f"{action} is not supported by this charger")
+    async def handle(self, action: str, payload: Payload) -> Payload | Reply:
+        return await calls16.handle(self, action, payload)  # one on_<action> per CSMS call
+
+    def _meter_value(self, evse: Evse, context: str, *, every: bool = False) -> Payload:
+        """The register alone, or ``every`` configured measurand (periodic and clock samples)."""
+        spec = self._station.metering
+        if every:
+            values = readings(evse.meter.wh, evse.ev if evse.transaction else None, spec)
+        else:
+            values = [register(evse.meter.wh, spec.unit)]
+        return {"timestamp": self._now(), "sampledValue": [_sampled(v, context) for v in values]}
 
 
 def _status(answer: Payload) -> str | None:
@@ -114,6 +135,11 @@ def _running(evse: Evse) -> Transaction:
     return evse.transaction
 
 
-def _meter_value(evse: Evse, context: str, stamp: str) -> Payload:
-    sample = {"value": str(evse.meter.wh), "context": context, "measurand": ENERGY, "unit": "Wh"}
-    return {"timestamp": stamp, "sampledValue": [sample]}
+def _sampled(reading: Reading, context: str) -> Payload:
+    sample: Payload = {"value": reading.text, "context": context, "measurand": reading.measurand}
+    if reading.phase is not None:
+        sample["phase"] = reading.phase
+    if reading.location is not None:
+        sample["location"] = reading.location
+    sample["unit"] = reading.unit
+    return sample

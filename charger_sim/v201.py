@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from charger_sim import calls201
 from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
 from charger_sim.model import Evse, RemoteStart, Station, Transaction
-from charger_sim.rpc import CallError, Payload
+from charger_sim.rpc import Payload, Reply
+from charger_sim.sampling import Reading, readings, register
 
 ENERGY = "Energy.Active.Import.Register"
 _STOP_TRIGGER = {"Local": "StopAuthorized", "Remote": "RemoteStop", "EVDisconnected": "EVDeparted"}
+_STOP_TRIGGER |= {"ImmediateReset": "ResetCommand", "PowerLoss": "AbnormalCondition"}
 
 
 class Adapter(Base):
@@ -22,7 +25,7 @@ class Adapter(Base):
     def reconnected(self) -> None:
         self._sent.clear()
 
-    async def boot(self) -> BootAnswer:
+    async def boot(self, reason: str = "PowerUp") -> BootAnswer:
         ident = self._station.identity
         station = {
             "vendorName": ident.vendor,
@@ -31,9 +34,9 @@ class Adapter(Base):
             "firmwareVersion": ident.firmware_version,
         }
         answer = await self._call(
-            "BootNotification", {"reason": "PowerUp", "chargingStation": station}
+            "BootNotification", {"reason": reason, "chargingStation": station}
         )
-        return BootAnswer(answer["status"], int(answer["interval"]))
+        return self._boot_answer(answer)
 
     async def heartbeat(self) -> None:
         await self._call("Heartbeat", {})
@@ -41,6 +44,8 @@ class Adapter(Base):
     async def status(self, evse: Evse, state: ConnectorState) -> None:
         evse.state = state
         status = "Available" if state == "Available" else "Occupied"
+        if not evse.available:
+            status = "Unavailable"  # after ChangeAvailability Inoperative
         if self._sent.get(evse.id) == status or not self.online:
             return  # Preparing, Charging and Finishing are all Occupied in 2.0.1
         self._sent[evse.id] = status
@@ -68,8 +73,25 @@ class Adapter(Base):
         await self._event(evse, "Updated", "ChargingStateChanged", info, "Sample.Periodic")
 
     async def sample(self, evse: Evse) -> None:
-        info = {"transactionId": _running(evse).id, "chargingState": "Charging"}
-        await self._event(evse, "Updated", "MeterValuePeriodic", info, "Sample.Periodic")
+        tx = _running(evse)
+        info = {"transactionId": tx.id, "chargingState": _charging_state(tx)}
+        trigger = "MeterValuePeriodic"
+        await self._event(evse, "Updated", trigger, info, "Sample.Periodic", every=True)
+
+    async def suspended(self, evse: Evse, by: str) -> None:
+        info = {"transactionId": _running(evse).id, "chargingState": f"Suspended{by}"}
+        await self._event(evse, "Updated", "ChargingStateChanged", info, "Sample.Periodic")
+
+    async def clock_sample(self, evse: Evse) -> None:
+        """Sample.Clock: TransactionEvent Updated (MeterValueClock) during a transaction, else
+        MeterValuesRequest with the EVSE's register (sent only online)."""
+        tx = evse.transaction
+        if tx is not None:
+            info = {"transactionId": tx.id, "chargingState": _charging_state(tx)}
+            await self._event(evse, "Updated", "MeterValueClock", info, "Sample.Clock", every=True)
+        elif self.online:
+            meter_value = self._meter_value(evse, "Sample.Clock", self._now(), every=True)
+            await self._call("MeterValues", {"evseId": evse.id, "meterValue": [meter_value]})
 
     async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
         tx = _running(evse)
@@ -82,18 +104,8 @@ class Adapter(Base):
         evse.transaction = None
         return _status(answer)
 
-    async def handle(self, action: str, payload: Payload) -> Payload:
-        if action == "RequestStartTransaction":
-            token = payload["idToken"]
-            request = RemoteStart(
-                token["idToken"], 0, payload.get("remoteStartId"), token.get("type", "Central")
-            )
-            accepted = self._station.accept_remote_start(request, payload.get("evseId"))
-            return {"status": "Accepted" if accepted else "Rejected"}
-        if action == "RequestStopTransaction":
-            accepted = self._station.accept_remote_stop(str(payload["transactionId"]))
-            return {"status": "Accepted" if accepted else "Rejected"}
-        raise CallError("NotImplemented", f"{action} is not supported by this charger")
+    async def handle(self, action: str, payload: Payload) -> Payload | Reply:
+        return await calls201.handle(self, action, payload)  # one on_<action> per CSMS call
 
     async def _event(
         self,
@@ -103,21 +115,17 @@ class Adapter(Base):
         info: Payload,
         context: str,
         extra: Payload | None = None,
+        *,
+        every: bool = False,
     ) -> Payload:
         stamp = self._now()
-        sample = {
-            "value": evse.meter.wh,
-            "context": context,
-            "measurand": ENERGY,
-            "unitOfMeasure": {"unit": "Wh"},
-        }
         payload: Payload = {
             "eventType": event_type,
             "timestamp": stamp,
             "triggerReason": trigger,
             "seqNo": _running(evse).next_seq_no(),
             "transactionInfo": info,
-            "meterValue": [{"timestamp": stamp, "sampledValue": [sample]}],
+            "meterValue": [self._meter_value(evse, context, stamp, every=every)],
             **(extra or {}),
         }
         if not self.online:
@@ -125,6 +133,32 @@ class Adapter(Base):
         if event_type == "Ended":
             evse.transaction = None
         return await self._tx("TransactionEvent", payload) or {}
+
+    def _meter_value(self, evse: Evse, context: str, stamp: str, *, every: bool) -> Payload:
+        """The register alone, or ``every`` configured measurand (periodic and clock samples)."""
+        spec = self._station.metering
+        if every:
+            values = readings(evse.meter.wh, evse.ev if evse.transaction else None, spec)
+        else:
+            values = [register(evse.meter.wh, spec.unit)]
+        return {"timestamp": stamp, "sampledValue": [_sampled(v, context) for v in values]}
+
+
+def _charging_state(tx: Transaction) -> str:
+    if tx.suspended is not None:
+        return f"Suspended{tx.suspended}"  # SuspendedEV or SuspendedEVSE
+    return "Charging" if tx.charging else "EVConnected"
+
+
+def _sampled(reading: Reading, context: str) -> Payload:
+    sample: Payload = {"value": reading.number(), "context": context}
+    sample["measurand"] = reading.measurand
+    if reading.phase is not None:
+        sample["phase"] = reading.phase
+    if reading.location is not None:
+        sample["location"] = reading.location
+    sample["unitOfMeasure"] = {"unit": reading.unit}
+    return sample
 
 
 def _token(id_tag: str, kind: str) -> Payload:

@@ -7,6 +7,7 @@ multipliers; ignore ``Transaction.Begin = 0`` placeholders and signed data for a
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from csms.domain.model import ENERGY_REGISTER, MeterSample, Session
 
@@ -29,10 +30,15 @@ _UNITS: dict[str, tuple[str, float]] = {
 
 
 def normalise(value: float, unit: str | None, multiplier: int = 0) -> tuple[float, str]:
-    """Return ``value`` in the canonical unit, applying a 10^multiplier factor first."""
-    scaled = value * (10.0**multiplier) if multiplier else value
+    """Return ``value`` in the canonical unit, applying a 10^multiplier factor first.
+
+    Scaled in decimal, as the charger wrote it: 1.001 kWh is 1001 Wh, not 1000.9999999999999.
+    """
     canonical, factor = _UNITS.get(unit or "", (unit or "", 1.0))
-    return scaled * factor, canonical
+    if factor == 1.0 and not multiplier:
+        return value, canonical
+    exact = Decimal(repr(value)).scaleb(multiplier) * Decimal(repr(factor))
+    return float(exact), canonical
 
 
 def is_register(sample: MeterSample) -> bool:

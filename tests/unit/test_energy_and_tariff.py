@@ -30,6 +30,9 @@ def _sample(value: float, minutes: int = 0, **kw: object) -> MeterSample:
         (7, "kW", 0, (7000.0, "W")),
         (20, "Celcius", 0, (20.0, "Celsius")),
         (3, None, 0, (3.0, "")),
+        (1.001, "kWh", 0, (1001.0, "Wh")),  # not 1000.9999999999999
+        (12345.678, "kWh", 0, (12345678.0, "Wh")),
+        (0.3, "Wh", 1, (3.0, "Wh")),
     ],
 )
 def test_normalise_units_and_multipliers(
