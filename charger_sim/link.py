@@ -84,6 +84,7 @@ class Link:
         answer_delay: float = 0.0,
         backoff: Backoff = Backoff(),
         on_connect: Callable[[], None] | None = None,
+        on_down: Callable[[], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.online = asyncio.Event()
@@ -95,6 +96,7 @@ class Link:
         self._answer_delay = answer_delay
         self._backoff = backoff
         self._on_connect = on_connect
+        self._on_down = on_down
         self._connection: Connection | None = None
         self._lose: Counter[str] = Counter()
         self._held = False  # offline on purpose until come_back()
@@ -190,6 +192,8 @@ class Link:
     def _went_down(self) -> None:
         self.online.clear()
         self.offline.set()
+        if self._on_down is not None:
+            self._on_down()
 
     async def _supervise(self) -> None:
         while True:
@@ -198,12 +202,12 @@ class Link:
             log.info("link to %s down", self.endpoint.target)
             attempt = 0
             while True:
-                if self._held:
-                    await self._resume.wait()
-                else:
+                if not self._held:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._backoff.delay(attempt)):
                             await self._resume.wait()  # come_back() cuts the wait short
+                while self._held:  # also when go_offline() came during the back-off
+                    await self._resume.wait()
                 try:
                     await self._connect()
                     self._resume.clear()

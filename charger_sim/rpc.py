@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +54,7 @@ class Connection:
     """Sends CALLs and awaits their answers; hands CSMS-initiated CALLs to ``handler``.
 
     ``answer_delay`` holds every answer to the CSMS back (the slow-charger fault);
-    :meth:`lose_answers` drops the next answers to an action (the lost-response fault).
+    ``lose`` counts answers per action to drop (the lost-response fault; the Link owns it).
     """
 
     def __init__(
@@ -77,6 +77,7 @@ class Connection:
         self._on_close = on_close
         self._gone = False
         self.stray_errors: asyncio.Queue[CallError] = asyncio.Queue()
+        self._timed_out: deque[str] = deque(maxlen=64)  # late answers to these are not stray
         self._reader = asyncio.create_task(self._read())
 
     @property
@@ -86,10 +87,6 @@ class Connection:
     async def wait_closed(self) -> None:
         """Return once the connection to the CSMS is gone (closed, dropped or aborted)."""
         await asyncio.wait({self._reader})
-
-    def lose_answers(self, action: str, count: int = 1) -> None:
-        """Drop the next ``count`` answers to ``action`` as if the network lost them."""
-        self._lose[action] += count
 
     async def call(self, action: str, payload: Payload) -> Payload:
         """Send a CALL; return the CALLRESULT payload or raise :class:`CallError`."""
@@ -102,6 +99,9 @@ class Connection:
             await self._send([CALL, message_id, action, payload])
             async with asyncio.timeout(self._timeout):
                 return await future
+        except TimeoutError:
+            self._timed_out.append(message_id)
+            raise
         finally:
             self._pending.pop(message_id, None)
 
@@ -151,28 +151,39 @@ class Connection:
         try:
             frame = json.loads(raw)
             kind, message_id = frame[0], frame[1]
+            if not isinstance(message_id, str) or kind not in (CALL, CALLRESULT, CALLERROR):
+                raise ValueError("not an OCPP-J frame")
         except (ValueError, TypeError, IndexError, KeyError):
             log.warning("ignoring a malformed frame: %.200r", raw)
             return
-        if kind == CALL and len(frame) >= 4:
+        if kind == CALL:
+            if len(frame) < 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
+                log.warning("ignoring a malformed CALL: %.200r", raw)
+                return
             task = asyncio.create_task(self._answer(message_id, frame[2], frame[3]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        action, future = self._pending.get(message_id, ("", None))
-        if future is None or future.done():
-            if kind == CALLERROR and len(frame) >= 4:  # an answer to a frame we sent raw
+        pending = self._pending.get(message_id)
+        if pending is None or pending[1].done():
+            if kind == CALLERROR and len(frame) >= 4 and message_id not in self._timed_out:
                 self.stray_errors.put_nowait(CallError(str(frame[2]), str(frame[3])))
             else:
                 log.warning("ignoring an answer to no pending call: %.200r", raw)
-        elif self._lose[action] > 0:
+            return
+        action, future = pending
+        if self._lose[action] > 0:
             self._lose[action] -= 1
             log.info("fault: losing the answer to %s %s", action, message_id)
-        elif kind == CALLRESULT:
+        elif kind == CALLRESULT and len(frame) >= 3 and isinstance(frame[2], dict):
             future.set_result(frame[2])
-        elif kind == CALLERROR:
-            details = frame[4] if len(frame) > 4 else {}
-            future.set_exception(CallError(frame[2], frame[3], details))
+        elif kind == CALLERROR and len(frame) >= 4:
+            details = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else {}
+            future.set_exception(CallError(str(frame[2]), str(frame[3]), details))
+        else:
+            future.set_exception(
+                CallError("FormationViolation", f"a malformed answer: {raw!r:.200}")
+            )
 
     async def _answer(self, message_id: str, action: str, payload: Payload) -> None:
         then = None

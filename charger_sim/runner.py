@@ -115,9 +115,15 @@ async def run(
     try:
         for step in scenario.steps:
             await charger.play(step)
-        if charger.link.online.is_set() and len(queue):
-            async with asyncio.timeout(DRAIN_TIMEOUT):
-                await queue.drained()
+        if charger.ready and len(queue):  # not yet accepted: the messages stay queued
+            try:
+                async with asyncio.timeout(DRAIN_TIMEOUT):
+                    await queue.drained()
+            except TimeoutError:
+                raise SimError(
+                    f"{len(queue)} transaction messages still queued {DRAIN_TIMEOUT:.0f} s "
+                    "after the last step"
+                ) from None
     finally:
         await charger.close()
     delivered = tuple(
@@ -160,21 +166,48 @@ class Charger(Lifecycle):
             answer_delay=spec.answer_delay,
             backoff=Backoff(spec.reconnect_min, spec.reconnect_max, spec.reconnect_random),
             on_connect=self._connected,
+            on_down=self._ready_changed,
         )
         adapter.attach(self.link)
         adapter.use_queue(queue, self.link.online, self.link.offline)
         self._init_lifecycle(build_device(station, spec, endpoint))
         adapter.use_device(self._device, self)
-        self._booted = False
+        # Queued transaction messages go out only while connected *and* accepted.
+        self._accepted = asyncio.Event()
+        self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._remote_started: asyncio.Queue[RemoteStart] = asyncio.Queue()
         self._remote_stopped: asyncio.Queue[int] = asyncio.Queue()
         self._time = Timeline(station, adapter, spec.time_scale, lambda: self._booted)
 
+    @property
+    def ready(self) -> bool:
+        """Connected and accepted: queued transaction messages go out."""
+        return self._ready.is_set()
+
+    @property
+    def _booted(self) -> bool:
+        """The CSMS accepted our BootNotification (since the last reboot or reset)."""
+        return self._accepted.is_set()
+
+    @_booted.setter
+    def _booted(self, value: bool) -> None:
+        if value:
+            self._accepted.set()
+        else:
+            self._accepted.clear()
+        self._ready_changed()
+
+    def _ready_changed(self) -> None:
+        if self._accepted.is_set() and self.link.online.is_set():
+            self._ready.set()
+        else:
+            self._ready.clear()
+
     async def open(self) -> None:
         await self.link.open()
-        self._spawn(self._queue.run(self.link.call, self.link.online))
+        self._spawn(self._queue.run(self.link.call, self._ready))
         self._spawn(self._react_to_remote_starts())
         self._spawn(self._react_to_remote_stops())
 
@@ -360,9 +393,14 @@ class Charger(Lifecycle):
     async def _react_to_remote_stops(self) -> None:
         while True:
             evse = self._station.evse(await self._station.remote_stops.get())
+            self._spawn(self._remote_stop(evse))  # one failing stop must not end the reactions
+
+    async def _remote_stop(self, evse: Evse) -> None:
+        try:
             async with evse.lock:
                 if evse.transaction is not None and evse.transaction.stop_requested:
                     await self._stop_transaction(evse, "Remote", None)
+        finally:
             self._remote_stopped.put_nowait(evse.id)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -387,15 +425,25 @@ class Charger(Lifecycle):
         tx = evse.transaction
         assert tx is not None
         meter_start = tx.meter_start_wh
-        status = await self._adapter.stop(evse, reason, id_tag)
-        self._station.delivered.append(Delivered(evse.id, tx.id, meter_start, evse.meter.wh))
-        await self._adapter.status(evse, "Finishing")
+        try:
+            status = await self._adapter.stop(evse, reason, id_tag)
+        finally:  # the stop message exists (sent or queued) even if its answer failed
+            self._station.delivered.append(Delivered(evse.id, tx.id, meter_start, evse.meter.wh))
+        try:
+            await self._adapter.status(evse, "Finishing")
+        except (CallError, TimeoutError, ConnectionError) as exc:
+            log.warning("StatusNotification Finishing on EVSE %d failed: %s", evse.id, exc)
         await self._after_transaction(evse)  # a scheduled availability change or reset
         return status
 
     def _connected(self) -> None:
-        """Called on every (re)connect: report the connectors' states again after an outage."""
+        """Called on every (re)connect: report the connectors' states again after an outage.
+
+        A reconnect without a reboot keeps the registration (no new BootNotification), so the
+        queue may send again at once.
+        """
         self._adapter.reconnected()
+        self._ready_changed()
         if self.link.connects > 1 and self._booted:
             self._spawn(self._report_states())
 

@@ -116,12 +116,16 @@ class TxQueue:
         async with self._changed:
             await self._changed.wait_for(lambda: not self._entries)
 
-    async def run(self, send: Send, online: asyncio.Event) -> None:
-        """Deliver the queue head by head for as long as the charger runs."""
+    async def run(self, send: Send, ready: asyncio.Event) -> None:
+        """Deliver the queue head by head for as long as the charger runs.
+
+        ``ready`` is set while the charger may send: connected, and its BootNotification was
+        accepted (before that a CSMS answers SecurityError, and the message would be lost).
+        """
         while True:
             async with self._changed:
                 await self._changed.wait_for(lambda: bool(self._entries))
-            await online.wait()
+            await ready.wait()
             entry = self._entries[0]
             try:
                 answer = await send(entry.action, entry.payload)
@@ -137,6 +141,8 @@ class TxQueue:
                 log.warning("giving up %s after %d attempts: %s", entry.action, entry.attempts, exc)
                 self.given_up.append(entry)
                 self._done(entry, GaveUp(f"{entry.action}: {exc}"))
+                if entry.placeholder is not None:
+                    self._give_up_transaction(entry.placeholder)
                 continue
             self.sent += 1
             if entry.placeholder is not None and "transactionId" in answer:
@@ -152,6 +158,19 @@ class TxQueue:
             else:
                 entry.answer.set_result(outcome)
         self._notify()
+
+    def _give_up_transaction(self, placeholder: int) -> None:
+        """A 1.6 start never got its id: its later messages cannot name the transaction."""
+        doomed = [e for e in self._entries if e.payload.get("transactionId") == placeholder]
+        for entry in doomed:
+            self._entries.remove(entry)
+            self.given_up.append(entry)
+            if entry.answer is not None and not entry.answer.done():
+                entry.answer.set_exception(GaveUp(f"{entry.action}: its StartTransaction failed"))
+        if doomed:
+            log.warning("gave up %d messages of a transaction that never started", len(doomed))
+            self._save()
+            self._notify()
 
     def _rewrite(self, placeholder: int, transaction_id: int) -> None:
         self._resolved[placeholder] = transaction_id

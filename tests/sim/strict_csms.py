@@ -44,7 +44,7 @@ import json
 import re
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -227,8 +227,18 @@ class _Connection:
 class StrictCsms:
     """Answers chargers like a permissive CSMS, but records every rule they break."""
 
-    def __init__(self, *, boot_interval: int = 300) -> None:
+    def __init__(
+        self,
+        *,
+        boot_interval: int = 300,
+        boot_statuses: Sequence[str] = (),
+        silent_on: frozenset[str] = frozenset(),
+    ) -> None:
         self.port = 0
+        # BootNotification answers in turn (e.g. Pending first), then Accepted; and actions the
+        # CSMS never answers (a lost answer every time).
+        self._boot_statuses = list(boot_statuses)
+        self._silent_on = silent_on
         self.violations: list[str] = []
         # What each charger showed in its handshake: the Authorization header and, over mutual
         # TLS, its certificate's common name.
@@ -328,8 +338,13 @@ class StrictCsms:
         self._on_answer(conn, frame)
         return None
 
-    def _on_call(self, conn: _Connection, message_id: str, action: str, payload: Any) -> list[Any]:
+    def _on_call(
+        self, conn: _Connection, message_id: str, action: str, payload: Any
+    ) -> list[Any] | None:
         code = self._refusal(conn, action, payload)
+        if code is None and action in self._silent_on:
+            self._record(conn, action, payload, None)
+            return None
         answer = None if code else self._answer(conn, action, payload)
         self._record(conn, action, payload, answer)
         if code is not None:
@@ -355,8 +370,11 @@ class StrictCsms:
         """Accept everything; None for an action whose answer needs more than we know."""
         accepted = {"idTagInfo" if conn.version == "1.6" else "idTokenInfo": {"status": "Accepted"}}
         if action == "BootNotification":
-            self._booted.add(conn.charger_id)
-            return {"status": "Accepted", "currentTime": _now(), "interval": self._boot_interval}
+            status = self._boot_statuses.pop(0) if self._boot_statuses else "Accepted"
+            if status == "Accepted":
+                self._booted.add(conn.charger_id)
+            interval = self._boot_interval if status == "Accepted" else 1
+            return {"status": status, "currentTime": _now(), "interval": interval}
         if action == "Heartbeat":
             return {"currentTime": _now()}
         if action == "Authorize":
@@ -494,13 +512,17 @@ def _router(csms: StrictCsms) -> Callable[[ServerConnection, Request], Response 
 
 @contextlib.asynccontextmanager
 async def running_strict_csms(
-    *, boot_interval: int = 300, tls: ssl.SSLContext | None = None
+    *,
+    boot_interval: int = 300,
+    tls: ssl.SSLContext | None = None,
+    boot_statuses: Sequence[str] = (),
+    silent_on: frozenset[str] = frozenset(),
 ) -> AsyncIterator[StrictCsms]:
     """A :class:`StrictCsms` listening on an ephemeral port of 127.0.0.1 for the block.
 
     With ``tls`` it serves ``wss://`` (security profiles 2 and 3).
     """
-    csms = StrictCsms(boot_interval=boot_interval)
+    csms = StrictCsms(boot_interval=boot_interval, boot_statuses=boot_statuses, silent_on=silent_on)
     protocols = [Subprotocol(name) for name in SUBPROTOCOLS]
     async with serve(
         csms.serve,
