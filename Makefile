@@ -49,5 +49,17 @@ test: $(VENV)/.dev-installed system-deps lint
 unit: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/unit
 
+.PHONY: bench bench-smoke
+BENCH_ARGS ?=
+
+## bench: the benchmarks at the issue's sizes, 3 runs each; JSON + Markdown in bench/results/
+##        (BENCH_ARGS="--db postgres" or "--only throughput --size medium": see python -m bench -h)
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench --size full --runs 3 $(BENCH_ARGS)
+
+## bench-smoke: every benchmark once at a tiny size (about a minute), same code path
+bench-smoke: $(VENV)/.installed
+	$(BIN)/python -m bench --size small --runs 1 $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
