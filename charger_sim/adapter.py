@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from charger_sim.device import Device
 from charger_sim.model import Evse, RemoteStart, Station
 from charger_sim.rpc import Payload, Reply
+from charger_sim.sampling import Reading, readings, register
 from charger_sim.timefmt import format_time
 from charger_sim.txqueue import TxQueue
 
@@ -22,16 +23,19 @@ from charger_sim.txqueue import TxQueue
 ConnectorState = Literal[
     "Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"
 ]
-# The first three end a transaction in both versions; the rest follow a CSMS call or a reboot
-# (SoftReset, HardReset and UnlockCommand are 1.6 reasons, ImmediateReset a 2.0.1 one).
+# Why the charger ends a transaction, in neither version's words: each adapter maps a reason to
+# values of its own schema (``v16.REASONS``: 1.6 Reason; ``v201.REASONS`` and ``v201.TRIGGERS``:
+# ReasonEnumType and TriggerReasonEnumType), so neither ever sends the other's value. The first
+# three come from steps; the resets from a CSMS Reset (1.6 Soft/Hard, 2.0.1 Immediate), the
+# unlock from a 1.6 UnlockConnector, PowerLoss from a ``reboot`` step.
 StopReason = Literal[
     "Local",
     "Remote",
     "EVDisconnected",
     "SoftReset",
     "HardReset",
-    "UnlockCommand",
     "ImmediateReset",
+    "UnlockCommand",
     "PowerLoss",
 ]
 
@@ -81,6 +85,10 @@ class Caller(Protocol):
 
 class Adapter(Protocol):
     subprotocol: str
+    control: Control | None  # None (fleet mode): no resets, no reconnects, no remote starts
+
+    @property
+    def station(self) -> Station: ...
 
     def attach(self, caller: Caller) -> None: ...
 
@@ -180,6 +188,13 @@ class Base:
     def online(self) -> bool:
         return self._online is None or self._online.is_set()
 
+    def _readings(self, evse: Evse, every: bool) -> list[Reading]:
+        """The register alone, or ``every`` configured measurand (periodic and clock samples)."""
+        spec = self._station.metering
+        if every:
+            return readings(evse.meter.wh, evse.ev if evse.transaction else None, spec)
+        return [register(evse.meter.wh, spec.unit)]
+
     def _now(self) -> str:
         skew = timedelta(seconds=self._station.clock_skew_s)
         return format_time(datetime.now(UTC) + skew)
@@ -214,6 +229,12 @@ class Base:
         if late is not None:
             answer.add_done_callback(lambda done: _late(done, late))
         return None
+
+
+def info_status(answer: Payload, key: str) -> str | None:
+    """The ``status`` in an answer's ``key`` (1.6 ``idTagInfo``, 2.0.1 ``idTokenInfo``)."""
+    info = answer.get(key)
+    return info.get("status") if isinstance(info, dict) else None
 
 
 def _late(done: asyncio.Future[Payload], late: Callable[[Payload], None]) -> None:

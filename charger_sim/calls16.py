@@ -1,8 +1,9 @@
 """OCPP 1.6J: how the simulated charger answers CSMS-initiated calls, one ``on_<action>`` each.
 
-``v16.Adapter.handle`` delegates here. Answers follow OCPP 1.6 edition 2 and the OCTT cases
-for a charge point's counterpart (TC_013/014 reset, TC_017/030/031 unlock, TC_019/021/040
-configuration, TC_054 trigger, TC_061 clear cache, TC_064 data transfer).
+``v16.Adapter.handle`` answers through :data:`ROUTES` (with ``calls.handle``; ClearCache and
+DataTransfer are answered alike in both versions, in ``calls``). Answers follow OCPP 1.6
+edition 2 and the OCTT cases for a charge point's counterpart (TC_013/014 reset, TC_017/030/031
+unlock, TC_019/021/040 configuration, TC_054 trigger, TC_061 clear cache, TC_064 data transfer).
 """
 
 from __future__ import annotations
@@ -15,33 +16,22 @@ from charger_sim import calls
 from charger_sim.adapter import StopReason
 from charger_sim.device import PASSWORD, Setting
 from charger_sim.model import Evse, RemoteStart
-from charger_sim.rpc import CallError, Payload, Reply
+from charger_sim.rpc import Payload, Reply
 
 if TYPE_CHECKING:
     from charger_sim.v16 import Adapter
 
-Answer = Payload | Reply
+Answer = calls.Answer
 OnCall = Callable[["Adapter", Payload], Awaitable[Answer]]
 
 
-async def handle(adapter: Adapter, action: str, payload: Payload) -> Answer:
-    on_call = _ROUTES.get(action)
-    if on_call is None:
-        raise CallError("NotImplemented", f"{action} is not supported by this charger")
-    return await on_call(adapter, payload)
-
-
 async def on_remote_start_transaction(a: Adapter, p: Payload) -> Answer:
-    if calls.refuses(a.station, calls.REMOTE_START):
-        return calls.status(False)
     request = RemoteStart(p["idTag"], p.get("connectorId") or 0)
-    return calls.status(a.station.accept_remote_start(request, p.get("connectorId")))
+    return calls.remote_start(a, request, p.get("connectorId"))
 
 
 async def on_remote_stop_transaction(a: Adapter, p: Payload) -> Answer:
-    if calls.refuses(a.station, calls.REMOTE_STOP):
-        return calls.status(False)
-    return calls.status(a.station.accept_remote_stop(str(p["transactionId"])))
+    return calls.remote_stop(a, str(p["transactionId"]))
 
 
 async def on_reset(a: Adapter, p: Payload) -> Answer:
@@ -54,16 +44,18 @@ async def on_reset(a: Adapter, p: Payload) -> Answer:
 
 
 async def on_unlock_connector(a: Adapter, p: Payload) -> Answer:
-    """A running transaction is stopped first (UnlockCommand); an unknown connector is
-    NotSupported (TC_031)."""
+    """Unlocked (UnlockFailed when told); a running transaction is then stopped (reason
+    UnlockCommand): after the answer, so its StopTransaction round trip never holds the answer
+    past the CSMS's call timeout. An unknown connector is NotSupported (TC_031)."""
     evse = a.station.evses.get(p["connectorId"])
     if evse is None:
         return {"status": "NotSupported"}
-    if evse.transaction is not None:
-        if a.control is None:
-            return {"status": "UnlockFailed"}
-        await a.control.stop_transaction(evse, "UnlockCommand")
-    return {"status": "UnlockFailed" if calls.refuses(a.station, calls.UNLOCK) else "Unlocked"}
+    answer = {"status": "UnlockFailed" if calls.refuses(a.station, calls.UNLOCK) else "Unlocked"}
+    if evse.transaction is None:
+        return answer
+    if a.control is None:
+        return {"status": "UnlockFailed"}  # fleet mode: no one to stop the transaction
+    return Reply(answer, then=partial(a.control.stop_transaction, evse, "UnlockCommand"))
 
 
 async def on_change_availability(a: Adapter, p: Payload) -> Answer:
@@ -82,7 +74,7 @@ async def on_trigger_message(a: Adapter, p: Payload) -> Answer:
         return calls.status(False)
     requested = p["requestedMessage"]
     if requested == "BootNotification":
-        return calls.then_if(True, partial(_boot, a))
+        return calls.then_if(True, partial(calls.boot, a))
     if requested == "Heartbeat":
         return calls.then_if(True, a.heartbeat)
     if requested == "StatusNotification":
@@ -125,20 +117,6 @@ async def on_change_configuration(a: Adapter, p: Payload) -> Answer:
     return {"status": outcome.status}
 
 
-async def on_clear_cache(a: Adapter, p: Payload) -> Answer:
-    return calls.status(True)  # the simulator keeps no authorization cache
-
-
-async def on_data_transfer(a: Adapter, p: Payload) -> Answer:
-    return calls.data_transfer(a.station, p)
-
-
-async def _boot(a: Adapter) -> None:
-    answer = await a.boot("Triggered")
-    if a.control is not None:
-        a.control.booted(answer)
-
-
 async def _meter_values(a: Adapter, evses: list[Evse]) -> None:
     for evse in evses:
         async with evse.lock:
@@ -163,7 +141,7 @@ def _entry(setting: Setting) -> Payload:
     return {"key": setting.name, "readonly": readonly, "value": setting.current}
 
 
-_ROUTES: dict[str, OnCall] = {
+ROUTES: dict[str, OnCall] = {
     "RemoteStartTransaction": on_remote_start_transaction,
     "RemoteStopTransaction": on_remote_stop_transaction,
     "Reset": on_reset,
@@ -172,6 +150,6 @@ _ROUTES: dict[str, OnCall] = {
     "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
-    "ClearCache": on_clear_cache,
-    "DataTransfer": on_data_transfer,
+    "ClearCache": calls.on_clear_cache,
+    "DataTransfer": calls.on_data_transfer,
 }

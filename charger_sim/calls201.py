@@ -1,7 +1,8 @@
 """OCPP 2.0.1: how the simulated charger answers CSMS-initiated calls, one ``on_<action>`` each.
 
-``v201.Adapter.handle`` delegates here; variables (Get/SetVariables, GetBaseReport) are read
-and written through ``variables.py`` over the device model in ``device.py``. Answers follow
+``v201.Adapter.handle`` answers through :data:`ROUTES` (with ``calls.handle``); variables
+(Get/SetVariables, GetBaseReport) are read and written through ``variables.py`` over the device
+model in ``device.py``. Answers follow
 the 2.0.1 requirements the OCTT CSMS cases lean on: B06-B13 (variables, reports, reset), E14
 (GetTransactionStatus), F01-F06 (remote control, unlock, trigger; an unsupported trigger is
 NotImplemented, TC_F_27), G03/G04 (availability).
@@ -16,36 +17,25 @@ from typing import TYPE_CHECKING
 from charger_sim import calls
 from charger_sim.device import PASSWORD, Setting
 from charger_sim.model import Evse, RemoteStart
-from charger_sim.rpc import CallError, Payload, Reply
+from charger_sim.rpc import Payload, Reply
 from charger_sim.variables import get_variable, in_base, report_data, set_variable
 
 if TYPE_CHECKING:
     from charger_sim.v201 import Adapter
 
-Answer = Payload | Reply
+Answer = calls.Answer
 OnCall = Callable[["Adapter", Payload], Awaitable[Answer]]
 
 
-async def handle(adapter: Adapter, action: str, payload: Payload) -> Answer:
-    on_call = _ROUTES.get(action)
-    if on_call is None:
-        raise CallError("NotImplemented", f"{action} is not supported by this charger")
-    return await on_call(adapter, payload)
-
-
 async def on_request_start_transaction(a: Adapter, p: Payload) -> Answer:
-    if calls.refuses(a.station, calls.REMOTE_START):
-        return calls.status(False)
     token = p["idToken"]
     kind = token.get("type", "Central")
     request = RemoteStart(token["idToken"], 0, p.get("remoteStartId"), kind)
-    return calls.status(a.station.accept_remote_start(request, p.get("evseId")))
+    return calls.remote_start(a, request, p.get("evseId"))
 
 
 async def on_request_stop_transaction(a: Adapter, p: Payload) -> Answer:
-    if calls.refuses(a.station, calls.REMOTE_STOP):
-        return calls.status(False)
-    return calls.status(a.station.accept_remote_stop(str(p["transactionId"])))
+    return calls.remote_stop(a, str(p["transactionId"]))
 
 
 async def on_reset(a: Adapter, p: Payload) -> Answer:
@@ -88,7 +78,7 @@ async def on_trigger_message(a: Adapter, p: Payload) -> Answer:
     requested = p["requestedMessage"]
     if requested == "BootNotification":
         # F06.FR.17: a station already accepted refuses to boot again on request.
-        return calls.then_if(a.registration != "Accepted", partial(_boot, a))
+        return calls.then_if(a.registration != "Accepted", partial(calls.boot, a))
     if requested == "Heartbeat":
         return calls.then_if(True, a.heartbeat)
     if requested == "StatusNotification":
@@ -144,21 +134,7 @@ async def on_get_transaction_status(a: Adapter, p: Payload) -> Answer:
     return answer
 
 
-async def on_clear_cache(a: Adapter, p: Payload) -> Answer:
-    return calls.status(True)  # the simulator keeps no authorization cache
-
-
-async def on_data_transfer(a: Adapter, p: Payload) -> Answer:
-    return calls.data_transfer(a.station, p)
-
-
 # -- what a trigger sends ---------------------------------------------------------------------
-
-
-async def _boot(a: Adapter) -> None:
-    answer = await a.boot("Triggered")
-    if a.control is not None:
-        a.control.booted(answer)
 
 
 async def _statuses(a: Adapter, evses: list[Evse]) -> None:
@@ -201,7 +177,7 @@ def _evses(a: Adapter, target: Payload | None) -> list[Evse] | None:
     return None if evse is None or target.get("connectorId", 1) != 1 else [evse]
 
 
-_ROUTES: dict[str, OnCall] = {
+ROUTES: dict[str, OnCall] = {
     "RequestStartTransaction": on_request_start_transaction,
     "RequestStopTransaction": on_request_stop_transaction,
     "Reset": on_reset,
@@ -213,6 +189,6 @@ _ROUTES: dict[str, OnCall] = {
     "GetBaseReport": on_get_base_report,
     "GetReport": on_get_report,
     "GetTransactionStatus": on_get_transaction_status,
-    "ClearCache": on_clear_cache,
-    "DataTransfer": on_data_transfer,
+    "ClearCache": calls.on_clear_cache,
+    "DataTransfer": calls.on_data_transfer,
 }

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from charger_sim.adapter import Adapter
 from charger_sim.ev import Ev, PowerSpec, ac_energy_wh
-from charger_sim.model import Evse, Station, Transaction
+from charger_sim.model import Evse, Station, Transaction, running
 from charger_sim.rpc import CallError
 from charger_sim.sampling import MeterSpec
 from charger_sim.scenario import ChargerSpec
@@ -76,7 +76,7 @@ class Timeline:
         Ends early when the transaction ends (remote stop) or, on DC, when the battery reaches
         ``soc_target``: the EV then stops drawing and the EVSE reports SuspendedEV.
         """
-        tx = _running(evse)
+        tx = running(evse)
         ev = self.ev(evse)
         if tx.suspended is not None and not (tx.suspended == "EV" and ev.full):
             raise ValueError(
@@ -127,7 +127,7 @@ class Timeline:
     async def suspend(self, evse: Evse, by: str, seconds: float, sample_interval: float) -> None:
         """The EV or EVSE stops the flow; ``seconds`` pass with periodic samples at 0 W."""
         async with evse.lock:
-            tx = _running(evse)
+            tx = running(evse)
             self.ev(evse).halt()
             if tx.suspended != by:
                 tx.suspended = by
@@ -142,7 +142,7 @@ class Timeline:
     async def resume(self, evse: Evse) -> None:
         """The flow may start again: Charging (the next ``charge`` step draws power)."""
         async with evse.lock:
-            tx = _running(evse)
+            tx = running(evse)
             if tx.suspended is None:
                 raise ValueError(f"EVSE {evse.id} is not suspended")
             tx.suspended, tx.charging = None, True
@@ -264,9 +264,3 @@ def _targets(
     if not ev.spec.dc:
         return ac_energy_wh(ev.power_kw(power_kw), seconds or 0), None
     return None, seconds or 0.0
-
-
-def _running(evse: Evse) -> Transaction:
-    if evse.transaction is None:
-        raise ValueError(f"no transaction is running on EVSE {evse.id}")
-    return evse.transaction

@@ -7,14 +7,21 @@ long a remote start waits for the EV, the transaction-message retries and the Ba
 password of the next connection. The runner hears of every change through :meth:`Device.watch`.
 
 Only the ``Actual`` attribute of a 2.0.1 variable exists. Values are text as on the wire:
-integers, ``true``/``false``, comma-separated lists of measurands. The 1.6 ``AuthorizationKey``
-is written hex-encoded (16 to 20 bytes, as the 1.6 security whitepaper and OCTT TC_073 send it);
-2.0.1 ``BasicAuthPassword`` as plain text of 16 to 40 characters. Both are write-only.
+integers, ``true``/``false``, comma-separated lists of measurands. An integer setting seeded
+with a fraction of a second (a fast test's 0.2 s retry interval) is reported rounded up, as an
+integer, while the charger goes on acting on the exact seed until the CSMS writes a value
+(:attr:`Setting.exact`). The sampling settings tell the truth about the scenario's
+``measurands`` and ``clock_aligned_interval``; changing them is stored only.
+
+The 1.6 ``AuthorizationKey`` is written hex-encoded (16 to 20 bytes, as the 1.6 security
+whitepaper and OCTT TC_073 send it); 2.0.1 ``BasicAuthPassword`` as plain text of 16 to 40
+characters. Both are write-only.
 """
 
 from __future__ import annotations
 
 import binascii
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -96,6 +103,7 @@ class Setting:
     reboot: bool = False  # a change takes effect after a reboot (answered RebootRequired)
     minimum: int = 0
     read: Callable[[], str] | None = field(default=None, repr=False)  # a live value
+    exact: float | None = None  # a fractional seed the charger acts on; ``value`` rounds it up
 
     @property
     def current(self) -> str:
@@ -138,11 +146,16 @@ class Device:
         return self._settings[name].current
 
     def number(self, name: str) -> float:
-        return float(self.get(name) or 0)
+        """The value the charger acts on: the exact seed until the CSMS writes one."""
+        setting = self._settings[name]
+        if setting.exact is not None:
+            return setting.exact
+        return float(setting.current or 0)
 
     def set(self, name: str, value: str) -> None:
         """Change a value from inside the charger (a boot interval), without any checks."""
-        self._settings[name].value = value
+        setting = self._settings[name]
+        setting.value, setting.exact = value, None
         for callback in self._watchers:
             callback(name)
 
@@ -225,8 +238,12 @@ def _password(raw: str, version: Version) -> str | None:
     return text if 16 <= len(secret) <= 20 and text.isprintable() else None
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+def _seconds(name: str, seed: float, v201: Name201) -> Setting:
+    """An integer setting in seconds seeded from a float: whole seconds as they are; a fraction
+    reported rounded up (so at least 1) and kept exact for the charger to act on."""
+    if float(seed).is_integer():
+        return Setting(name, "integer", str(int(seed)), v201=v201)
+    return Setting(name, "integer", str(math.ceil(seed)), v201=v201, exact=seed)
 
 
 def _availability(evse: Evse) -> str:
@@ -240,20 +257,24 @@ def _settings(station: Station, seeds: Seeds) -> list[Setting]:
         return Name201(component, variable, instance)
 
     sampled, aligned, comm = "SampledDataCtrlr", "AlignedDataCtrlr", "OCPPCommCtrlr"
+    metering = station.metering  # periodic and clock-aligned samples hold the same measurands
+    measurands = ",".join(metering.measurands)
     items = [
         Setting(HEARTBEAT_INTERVAL, "integer", "0", v201=at(comm, "HeartbeatInterval")),
-        Setting(
-            CONNECTION_TIMEOUT,
-            "integer",
-            _number(seeds.connection_timeout),
-            v201=at("TxCtrlr", "EVConnectionTimeOut"),
+        _seconds(
+            CONNECTION_TIMEOUT, seeds.connection_timeout, at("TxCtrlr", "EVConnectionTimeOut")
         ),
         Setting("MeterValueSampleInterval", "integer", "60", v201=at(sampled, "TxUpdatedInterval")),
         Setting(
-            "MeterValuesSampledData", "MemberList", ENERGY, v201=at(sampled, "TxUpdatedMeasurands")
+            "MeterValuesSampledData",
+            "MemberList",
+            measurands,
+            v201=at(sampled, "TxUpdatedMeasurands"),
         ),
-        Setting("ClockAlignedDataInterval", "integer", "0", v201=at(aligned, "Interval")),
-        Setting("MeterValuesAlignedData", "MemberList", ENERGY, v201=at(aligned, "Measurands")),
+        _seconds(
+            "ClockAlignedDataInterval", metering.clock_aligned_interval, at(aligned, "Interval")
+        ),
+        Setting("MeterValuesAlignedData", "MemberList", measurands, v201=at(aligned, "Measurands")),
         Setting("StopTxnSampledData", "MemberList", ENERGY, v201=at(sampled, "TxEndedMeasurands")),
         Setting(
             MESSAGE_ATTEMPTS,
@@ -262,11 +283,10 @@ def _settings(station: Station, seeds: Seeds) -> list[Setting]:
             v201=at(comm, "MessageAttempts", "TransactionEvent"),
             minimum=1,
         ),
-        Setting(
+        _seconds(
             MESSAGE_RETRY_INTERVAL,
-            "integer",
-            _number(seeds.message_retry_interval),
-            v201=at(comm, "MessageAttemptInterval", "TransactionEvent"),
+            seeds.message_retry_interval,
+            at(comm, "MessageAttemptInterval", "TransactionEvent"),
         ),
         Setting("NumberOfConnectors", "integer", str(len(station.evses)), "ReadOnly"),
         # The simulator never authorizes a remote start itself (1.6 allows this key read-only).

@@ -172,7 +172,7 @@ class Lifecycle:
             evses = list(self._station.evses.values())
             for evse in evses:  # nothing else meters or sends while the power is off
                 await held.enter_async_context(evse.lock)
-                evse.remote_start = None
+                evse.remote_start = evse.reserved = None
             await self._go_down(abort=True)
             await self.link.come_back()
             await self._boot_until_accepted("PowerUp")
@@ -197,7 +197,7 @@ class Lifecycle:
         try:
             for evse in self._station.evses.values():
                 async with evse.lock:
-                    evse.remote_start = None
+                    evse.remote_start = evse.reserved = None
                     if evse.transaction is not None:
                         await self._stop_transaction(evse, reason, None)
             await self._go_down(abort=False)

@@ -38,7 +38,8 @@ class Meter:
 
 @dataclass(slots=True)
 class RemoteStart:
-    """An accepted RemoteStart/RequestStartTransaction waiting for the EV (or just used)."""
+    """An accepted RemoteStart/RequestStartTransaction: booked on an EVSE while its answer is
+    on the way (``Evse.reserved``), then waiting for the EV (``Evse.remote_start``)."""
 
     id_tag: str
     evse_id: int
@@ -87,7 +88,8 @@ class Evse:
     meter: Meter
     plugged: bool = False
     transaction: Transaction | None = None
-    remote_start: RemoteStart | None = None
+    remote_start: RemoteStart | None = None  # answered Accepted: starts when the EV is plugged
+    reserved: RemoteStart | None = None  # accepted, the answer not sent yet: nothing starts
     state: str = "Available"  # the connector state last reported (1.6 names)
     ev: Ev | None = None  # the plugged-in EV (its battery for DC), from plug to unplug
     available: bool = True  # False after ChangeAvailability Inoperative: reported Unavailable
@@ -129,25 +131,53 @@ class Station:
         for evse in candidates:
             if evse is None or not evse.available:
                 continue
-            if evse.transaction is None and evse.remote_start is None:
+            if evse.transaction is None and evse.remote_start is None and evse.reserved is None:
                 return evse
         return None
 
-    def accept_remote_start(self, request: RemoteStart, wanted: int | None) -> bool:
-        """Book a remote start on a free EVSE; the runner starts it once the EV is plugged."""
+    def reserve_remote_start(self, request: RemoteStart, wanted: int | None) -> bool:
+        """Book a free EVSE for a remote start about to be answered Accepted.
+
+        A second request finds the EVSE taken at once, but nothing starts before the answer is
+        sent: :meth:`confirm_remote_start` then hands the request to the runner.
+        """
         evse = self.free_evse(wanted)
         if evse is None:
             return False
         request.evse_id = evse.id
-        evse.remote_start = request
-        self.remote_starts.put_nowait(request)
+        evse.reserved = request
         return True
 
-    def accept_remote_stop(self, transaction_id: str) -> bool:
-        """Mark a running transaction for stopping; the runner stops it (reason Remote)."""
+    def confirm_remote_start(self, request: RemoteStart) -> None:
+        """The Accepted answer is sent: the runner starts the request once the EV is plugged."""
+        evse = self.evses[request.evse_id]
+        if evse.reserved is not request:
+            return  # a reset or power cut dropped it while the answer was on its way
+        evse.reserved, evse.remote_start = None, request
+        self.remote_starts.put_nowait(request)
+
+    def evse_of(self, transaction_id: str) -> Evse | None:
+        """The EVSE on which transaction ``transaction_id`` runs, if any."""
         for evse in self.evses.values():
             if evse.transaction is not None and evse.transaction.id == transaction_id:
-                evse.transaction.stop_requested = True
-                self.remote_stops.put_nowait(evse.id)
-                return True
-        return False
+                return evse
+        return None
+
+    def confirm_remote_stop(self, evse: Evse, tx: Transaction, *, react: bool) -> None:
+        """The Accepted answer is sent: mark ``tx`` for stopping, if it still runs.
+
+        With ``react`` the runner is told (``remote_stops``) and stops it at once, reason Remote;
+        a fleet charger reads ``stop_requested`` itself, so nothing is queued for it.
+        """
+        if evse.transaction is not tx:
+            return  # it ended while the answer was on its way
+        tx.stop_requested = True
+        if react:
+            self.remote_stops.put_nowait(evse.id)
+
+
+def running(evse: Evse) -> Transaction:
+    """``evse``'s transaction; ValueError naming the EVSE if none runs."""
+    if evse.transaction is None:
+        raise ValueError(f"no transaction is running on EVSE {evse.id}")
+    return evse.transaction

@@ -43,6 +43,15 @@ class Reading:
         """The value as a JSON number (2.0.1)."""
         return float(self.text) if "." in self.text else int(self.text)
 
+    def labels(self) -> dict[str, str]:
+        """What the sample is of, named alike in 1.6 and 2.0.1: measurand, phase, location."""
+        labels = {"measurand": self.measurand}
+        if self.phase is not None:
+            labels["phase"] = self.phase
+        if self.location is not None:
+            labels["location"] = self.location
+        return labels
+
 
 def register(wh: int, unit: str) -> Reading:
     """The energy register: whole Wh, or kWh with 3 decimals (exact, no float rounding)."""

@@ -115,6 +115,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "wait_call": frozenset({"message", "timeout"}),
     "reboot": frozenset({"timeout"}),
 }
+# The steps that only finish when the CSMS does something (a remote start or stop, any call):
+# a scenario with one needs someone to play the CSMS's part (an operator, the REST API or a
+# test driver). Every other ``wait_*`` step waits for the charger itself (``wait_queue``).
+CSMS_WAITS = frozenset(
+    {"wait_remote_start", "wait_remote_stop", "wait_remote_start_timeout", "wait_call"}
+)
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "lose_answer": ("message",),
     "send_raw": ("frame",),

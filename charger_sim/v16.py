@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from charger_sim import calls16
-from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
-from charger_sim.model import Evse, RemoteStart, Station, Transaction
+from charger_sim import calls, calls16
+from charger_sim.adapter import (
+    Base,
+    BootAnswer,
+    ConnectorState,
+    StartAnswer,
+    StopReason,
+    info_status,
+)
+from charger_sim.model import Evse, RemoteStart, Station, Transaction, running
 from charger_sim.rpc import Payload, Reply
-from charger_sim.sampling import Reading, readings, register
+from charger_sim.sampling import Reading
 
 ENERGY = "Energy.Active.Import.Register"
+# StopTransaction's reason (the 1.6 Reason enum) for each StopReason. 1.6 has no immediate
+# reset: a 2.0.1-style Immediate reset is its hard one.
+REASONS: dict[StopReason, str] = {
+    "Local": "Local",
+    "Remote": "Remote",
+    "EVDisconnected": "EVDisconnected",
+    "SoftReset": "SoftReset",
+    "HardReset": "HardReset",
+    "ImmediateReset": "HardReset",
+    "UnlockCommand": "UnlockCommand",
+    "PowerLoss": "PowerLoss",
+}
 
 
 class Adapter(Base):
@@ -43,7 +62,7 @@ class Adapter(Base):
 
     async def authorize(self, id_tag: str) -> str | None:
         answer = await self._call("Authorize", {"idTag": id_tag})
-        return _status(answer)
+        return info_status(answer, "idTagInfo")
 
     async def start(self, evse: Evse, id_tag: str, remote: RemoteStart | None) -> StartAnswer:
         meter_start = evse.meter.wh
@@ -64,13 +83,13 @@ class Adapter(Base):
         if answer is None:
             return StartAnswer(None, None)  # offline: runs under the placeholder id for now
         answered(answer)
-        return StartAnswer(_status(answer), tx.id)
+        return StartAnswer(info_status(answer, "idTagInfo"), tx.id)
 
     async def charging(self, evse: Evse) -> None:
         await self.status(evse, "Charging")
 
     async def sample(self, evse: Evse) -> None:
-        tx = _running(evse)
+        tx = running(evse)
         await self._tx(
             "MeterValues",
             {
@@ -97,49 +116,29 @@ class Adapter(Base):
             await self._call("MeterValues", payload)
 
     async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
-        tx = _running(evse)
+        tx = running(evse)
         payload: Payload = {
             "transactionId": int(tx.id),
             "meterStop": evse.meter.wh,
             "timestamp": self._now(),
-            "reason": reason,
+            "reason": REASONS[reason],
             "transactionData": [self._meter_value(evse, "Transaction.End")],
         }
         if id_tag is not None:
             payload["idTag"] = id_tag
         evse.transaction = None
         answer = await self._tx("StopTransaction", payload)
-        return None if answer is None else _status(answer)
+        return None if answer is None else info_status(answer, "idTagInfo")
 
     async def handle(self, action: str, payload: Payload) -> Payload | Reply:
-        return await calls16.handle(self, action, payload)  # one on_<action> per CSMS call
+        return await calls.handle(calls16.ROUTES, self, action, payload)  # one on_<action> each
 
     def _meter_value(self, evse: Evse, context: str, *, every: bool = False) -> Payload:
         """The register alone, or ``every`` configured measurand (periodic and clock samples)."""
-        spec = self._station.metering
-        if every:
-            values = readings(evse.meter.wh, evse.ev if evse.transaction else None, spec)
-        else:
-            values = [register(evse.meter.wh, spec.unit)]
+        values = self._readings(evse, every)
         return {"timestamp": self._now(), "sampledValue": [_sampled(v, context) for v in values]}
 
 
-def _status(answer: Payload) -> str | None:
-    info = answer.get("idTagInfo")
-    return info.get("status") if isinstance(info, dict) else None
-
-
-def _running(evse: Evse) -> Transaction:
-    if evse.transaction is None:
-        raise ValueError(f"no transaction is running on EVSE {evse.id}")
-    return evse.transaction
-
-
 def _sampled(reading: Reading, context: str) -> Payload:
-    sample: Payload = {"value": reading.text, "context": context, "measurand": reading.measurand}
-    if reading.phase is not None:
-        sample["phase"] = reading.phase
-    if reading.location is not None:
-        sample["location"] = reading.location
-    sample["unit"] = reading.unit
-    return sample
+    """A 1.6 SampledValue: the value as text, the unit as a plain field."""
+    return {"value": reading.text, "context": context, **reading.labels(), "unit": reading.unit}

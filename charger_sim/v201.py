@@ -4,15 +4,43 @@ from __future__ import annotations
 
 import uuid
 
-from charger_sim import calls201
-from charger_sim.adapter import Base, BootAnswer, ConnectorState, StartAnswer, StopReason
-from charger_sim.model import Evse, RemoteStart, Station, Transaction
+from charger_sim import calls, calls201
+from charger_sim.adapter import (
+    Base,
+    BootAnswer,
+    ConnectorState,
+    StartAnswer,
+    StopReason,
+    info_status,
+)
+from charger_sim.model import Evse, RemoteStart, Station, Transaction, running
 from charger_sim.rpc import Payload, Reply
-from charger_sim.sampling import Reading, readings, register
+from charger_sim.sampling import Reading
 
 ENERGY = "Energy.Active.Import.Register"
-_STOP_TRIGGER = {"Local": "StopAuthorized", "Remote": "RemoteStop", "EVDisconnected": "EVDeparted"}
-_STOP_TRIGGER |= {"ImmediateReset": "ResetCommand", "PowerLoss": "AbnormalCondition"}
+# The Ended event's stoppedReason (ReasonEnumType) and triggerReason (TriggerReasonEnumType) for
+# each StopReason. 2.0.1 resets only Immediate(ly) and has no unlock reason: Other, triggered by
+# the UnlockCommand.
+REASONS: dict[StopReason, str] = {
+    "Local": "Local",
+    "Remote": "Remote",
+    "EVDisconnected": "EVDisconnected",
+    "SoftReset": "ImmediateReset",
+    "HardReset": "ImmediateReset",
+    "ImmediateReset": "ImmediateReset",
+    "UnlockCommand": "Other",
+    "PowerLoss": "PowerLoss",
+}
+TRIGGERS: dict[StopReason, str] = {
+    "Local": "StopAuthorized",
+    "Remote": "RemoteStop",
+    "EVDisconnected": "EVDeparted",
+    "SoftReset": "ResetCommand",
+    "HardReset": "ResetCommand",
+    "ImmediateReset": "ResetCommand",
+    "UnlockCommand": "UnlockCommand",
+    "PowerLoss": "AbnormalCondition",
+}
 
 
 class Adapter(Base):
@@ -54,7 +82,7 @@ class Adapter(Base):
 
     async def authorize(self, id_tag: str) -> str | None:
         answer = await self._call("Authorize", {"idToken": _token(id_tag, "ISO14443")})
-        return _status(answer)
+        return info_status(answer, "idTokenInfo")
 
     async def start(self, evse: Evse, id_tag: str, remote: RemoteStart | None) -> StartAnswer:
         kind = remote.id_token_type if remote else "ISO14443"
@@ -66,20 +94,20 @@ class Adapter(Base):
         trigger = "RemoteStart" if remote else "Authorized"
         extra = {"idToken": _token(id_tag, kind), "evse": {"id": evse.id, "connectorId": 1}}
         answer = await self._event(evse, "Started", trigger, info, "Transaction.Begin", extra)
-        return StartAnswer(_status(answer), tx.id)
+        return StartAnswer(info_status(answer, "idTokenInfo"), tx.id)
 
     async def charging(self, evse: Evse) -> None:
-        info = {"transactionId": _running(evse).id, "chargingState": "Charging"}
+        info = {"transactionId": running(evse).id, "chargingState": "Charging"}
         await self._event(evse, "Updated", "ChargingStateChanged", info, "Sample.Periodic")
 
     async def sample(self, evse: Evse) -> None:
-        tx = _running(evse)
+        tx = running(evse)
         info = {"transactionId": tx.id, "chargingState": _charging_state(tx)}
         trigger = "MeterValuePeriodic"
         await self._event(evse, "Updated", trigger, info, "Sample.Periodic", every=True)
 
     async def suspended(self, evse: Evse, by: str) -> None:
-        info = {"transactionId": _running(evse).id, "chargingState": f"Suspended{by}"}
+        info = {"transactionId": running(evse).id, "chargingState": f"Suspended{by}"}
         await self._event(evse, "Updated", "ChargingStateChanged", info, "Sample.Periodic")
 
     async def clock_sample(self, evse: Evse) -> None:
@@ -94,18 +122,19 @@ class Adapter(Base):
             await self._call("MeterValues", {"evseId": evse.id, "meterValue": [meter_value]})
 
     async def stop(self, evse: Evse, reason: StopReason, id_tag: str | None) -> str | None:
-        tx = _running(evse)
-        info = {"transactionId": tx.id, "chargingState": "EVConnected", "stoppedReason": reason}
+        tx = running(evse)
+        info = {"transactionId": tx.id, "chargingState": "EVConnected"}
+        info["stoppedReason"] = REASONS[reason]
         if reason == "EVDisconnected":
             info["chargingState"] = "Idle"
         extra = {"idToken": _token(id_tag, tx.id_token_type)} if id_tag else {}
-        trigger = _STOP_TRIGGER[reason]
+        trigger = TRIGGERS[reason]
         answer = await self._event(evse, "Ended", trigger, info, "Transaction.End", extra)
         evse.transaction = None
-        return _status(answer)
+        return info_status(answer, "idTokenInfo")
 
     async def handle(self, action: str, payload: Payload) -> Payload | Reply:
-        return await calls201.handle(self, action, payload)  # one on_<action> per CSMS call
+        return await calls.handle(calls201.ROUTES, self, action, payload)  # one on_<action> each
 
     async def _event(
         self,
@@ -123,7 +152,7 @@ class Adapter(Base):
             "eventType": event_type,
             "timestamp": stamp,
             "triggerReason": trigger,
-            "seqNo": _running(evse).next_seq_no(),
+            "seqNo": running(evse).next_seq_no(),
             "transactionInfo": info,
             "meterValue": [self._meter_value(evse, context, stamp, every=every)],
             **(extra or {}),
@@ -136,11 +165,7 @@ class Adapter(Base):
 
     def _meter_value(self, evse: Evse, context: str, stamp: str, *, every: bool) -> Payload:
         """The register alone, or ``every`` configured measurand (periodic and clock samples)."""
-        spec = self._station.metering
-        if every:
-            values = readings(evse.meter.wh, evse.ev if evse.transaction else None, spec)
-        else:
-            values = [register(evse.meter.wh, spec.unit)]
+        values = self._readings(evse, every)
         return {"timestamp": stamp, "sampledValue": [_sampled(v, context) for v in values]}
 
 
@@ -151,26 +176,15 @@ def _charging_state(tx: Transaction) -> str:
 
 
 def _sampled(reading: Reading, context: str) -> Payload:
-    sample: Payload = {"value": reading.number(), "context": context}
-    sample["measurand"] = reading.measurand
-    if reading.phase is not None:
-        sample["phase"] = reading.phase
-    if reading.location is not None:
-        sample["location"] = reading.location
-    sample["unitOfMeasure"] = {"unit": reading.unit}
-    return sample
+    """A 2.0.1 SampledValue: the value as a number, the unit in ``unitOfMeasure``."""
+    unit = {"unit": reading.unit}
+    return {
+        "value": reading.number(),
+        "context": context,
+        **reading.labels(),
+        "unitOfMeasure": unit,
+    }
 
 
 def _token(id_tag: str, kind: str) -> Payload:
     return {"idToken": id_tag, "type": kind}
-
-
-def _status(answer: Payload) -> str | None:
-    info = answer.get("idTokenInfo")
-    return info.get("status") if isinstance(info, dict) else None
-
-
-def _running(evse: Evse) -> Transaction:
-    if evse.transaction is None:
-        raise ValueError(f"no transaction is running on EVSE {evse.id}")
-    return evse.transaction

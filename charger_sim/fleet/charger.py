@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import math
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ class FleetContext:
     stats: Stats
     rng: random.Random
     expected: int  # chargers in this worker
+    tls: ssl.SSLContext | None = None  # for wss://, shared (connection.tls_context)
     all_accepted: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -84,7 +86,8 @@ class SimCharger:
 
     async def _open(self) -> ClientConnection | None:
         subprotocol = _ADAPTERS[self.protocol].subprotocol
-        ws = await open_socket(self._ctx.options, self.id, subprotocol, self._ctx.stats)
+        ctx = self._ctx
+        ws = await open_socket(ctx.options, self.id, subprotocol, ctx.stats, ctx.tls)
         if ws is not None and not self._ever_connected:
             self._ever_connected = True
             self._ctx.stats.connected += 1

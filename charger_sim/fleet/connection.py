@@ -1,21 +1,24 @@
 """A fleet charger's socket: the handshake with fleet options, and calls that count themselves.
 
-The handshake mirrors ``runner._connected`` (subprotocol, Basic auth) but takes the fleet's own
-transport options: compression, open timeout, ``max_size``, pings.
+The handshake is the one ``link.Link._connect`` makes for ``charger-sim run`` (subprotocol,
+Basic auth and TLS from ``charger_sim.auth``) but takes the fleet's own transport options:
+compression, open timeout, ``max_size``, pings.
 """
 
 from __future__ import annotations
 
-import base64
 import inspect
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
+from charger_sim.auth import basic_auth, client_tls
 from charger_sim.fleet.options import FleetOptions
 from charger_sim.fleet.stats import Stats
 from charger_sim.rpc import CallError, Connection, Handler, Payload
@@ -32,13 +35,14 @@ Lost = (ConnectionError, ConnectionClosed)  # the socket is gone
 
 
 async def open_socket(
-    options: FleetOptions, charger_id: str, subprotocol: str, stats: Stats
+    options: FleetOptions,
+    charger_id: str,
+    subprotocol: str,
+    stats: Stats,
+    tls: ssl.SSLContext | None = None,
 ) -> ClientConnection | None:
     """Connect ``charger_id``; None (and counted) if the handshake fails or is refused."""
-    headers = {}
-    if options.password is not None:
-        secret = base64.b64encode(f"{charger_id}:{options.password}".encode()).decode()
-        headers["Authorization"] = f"Basic {secret}"
+    headers = basic_auth(charger_id, options.password)
     stats.connect_attempt()
     started = time.perf_counter()
     try:
@@ -52,6 +56,7 @@ async def open_socket(
             ping_interval=options.ping_interval or None,
             ping_timeout=options.call_timeout if options.ping_interval else None,
             close_timeout=CLOSE_TIMEOUT,
+            ssl=tls,
             **_NO_PROXY,
         )
     except (WebSocketException, OSError, TimeoutError) as exc:
@@ -106,6 +111,14 @@ class MeteredConnection(Connection):
             raise
         stats.acked(time.perf_counter() - started)
         return answer
+
+
+def tls_context(options: FleetOptions) -> ssl.SSLContext | None:
+    """The TLS context a worker's chargers share for ``wss://`` (one per connect would cost CPU),
+    trusting ``--ca-file`` or else the system's CAs; None for ``ws://``."""
+    if not options.url.startswith("wss://"):
+        return None
+    return client_tls(Path(options.ca_file) if options.ca_file else None)
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from charger_sim.auth import client_tls
 from charger_sim.runner import ProtocolVersion
 
 FleetProtocol = Literal["1.6", "2.0.1", "mix"]
@@ -35,6 +38,7 @@ class FleetOptions:
     id_prefix: str = "SIM"
     first_id: int = 1
     password: str | None = None
+    ca_file: str | None = None
     id_tag: str = "SIMTAG01"
     sessions_per_hour: float = 0.0
     session_minutes: float = 30.0
@@ -75,6 +79,8 @@ class FleetOptions:
             _positive(_flag(name), getattr(self, name))
         if self.flood and self.sessions_per_hour > 0:
             raise UsageError("--flood and --sessions-per-hour exclude each other; choose one")
+        if self.ca_file is not None:
+            _trusts(self.url, self.ca_file)
         if any(c in self.id_prefix for c in "/:?#% "):
             raise UsageError(f"--id-prefix {self.id_prefix!r} has a character not allowed in ids")
         longest = self.charger_id(self.count - 1)
@@ -115,6 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--id-prefix", default=d.id_prefix, help="charger ids are PREFIX + a zero-padded number")
     add("--first-id", type=int, default=d.first_id, help="number of the first charger id")
     add("--password", help="Basic auth password, the same for every charger")
+    add("--ca-file", help="PEM CA certificate(s) to trust for a wss:// URL")
     add("--id-tag", default=d.id_tag, help="the token every session authorizes with")
     add("--sessions-per-hour", type=float, default=d.sessions_per_hour, help="per charger")
     add("--session-minutes", type=float, default=d.session_minutes, help="mean session length")
@@ -139,6 +146,16 @@ def from_args(args: argparse.Namespace) -> FleetOptions:
     """The options from parsed arguments; raises :class:`UsageError` for a bad value."""
     names = {f.name for f in dataclasses.fields(FleetOptions)}
     return FleetOptions(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def _trusts(url: str, ca_file: str) -> None:
+    """``--ca-file`` goes with ``wss://`` and must load as PEM CA certificates."""
+    if not url.startswith("wss://"):
+        raise UsageError("--ca-file needs a wss:// --url")
+    try:
+        client_tls(Path(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--ca-file {ca_file!r} cannot be loaded: {exc}") from exc
 
 
 def _flag(name: str) -> str:

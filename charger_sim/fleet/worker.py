@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from charger_sim.fleet.charger import FleetContext, SimCharger
+from charger_sim.fleet.connection import tls_context
 from charger_sim.fleet.options import FleetOptions
 from charger_sim.fleet.stats import Stats
 
@@ -53,7 +54,8 @@ class Worker:
         self.options = options
         self.stats = Stats(chargers=len(indexes))
         rng = random.Random(seed)
-        self._ctx = FleetContext(options, self.stats, rng, len(indexes))
+        tls = tls_context(options)
+        self._ctx = FleetContext(options, self.stats, rng, len(indexes), tls)
         self._chargers = [
             SimCharger(self._ctx, options.charger_id(i), options.protocol_of(i)) for i in indexes
         ]

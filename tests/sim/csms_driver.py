@@ -10,6 +10,7 @@ import asyncio
 import importlib.resources
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -26,8 +27,11 @@ from tests.sim.conftest import sim_url
 
 Payload = dict[str, Any]
 CHARGER = "SIM1"
+PLAY_TIMEOUT = 30.0  # a whole played scenario; above every step timeout the tests give
 
-# Fast but real: 10 simulated minutes a second, short timeouts, quick retries and reconnects.
+# Fast but real, for every test that plays the simulator against our CSMS: 10 simulated minutes
+# a wall second at 22 kW, a register starting at 5,000 Wh; answers within 2 s (a lost answer is
+# retried after that) and retries 0.05 s apart; reconnects after 0.05-0.25 s.
 FAST: dict[str, Any] = {
     "time_scale": 600.0,
     "power_kw": 22.0,
@@ -41,6 +45,7 @@ FAST: dict[str, Any] = {
 
 
 def steps(*actions: str | dict[str, Any]) -> list[dict[str, Any]]:
+    """Scenario steps: a bare action name, or a step table."""
     return [{"action": a} if isinstance(a, str) else a for a in actions]
 
 
@@ -50,6 +55,7 @@ def wait_call(message: str, timeout: float = 15.0) -> dict[str, Any]:
 
 
 def charge(kwh: float) -> dict[str, Any]:
+    """Charge exactly ``kwh``, one periodic sample per simulated minute."""
     return {"action": "charge", "kwh": kwh, "sample_interval": 60}
 
 
@@ -59,12 +65,21 @@ async def play(
     scenario_steps: list[dict[str, Any]],
     *,
     password: str | None = None,
+    queue_file: Path | None = None,
     **charger: Any,
 ) -> RunResult:
+    """Play ``scenario_steps`` as SIM1 with :data:`FAST` (``charger`` overrides any of its keys
+    or adds ``[charger]`` keys), within :data:`PLAY_TIMEOUT`."""
     scenario = parse({"charger": {**FAST, **charger}, "steps": scenario_steps})
-    return await run(
-        scenario, url=sim_url(csms), charger_id=CHARGER, protocol=protocol, password=password
-    )
+    async with asyncio.timeout(PLAY_TIMEOUT):
+        return await run(
+            scenario,
+            url=sim_url(csms),
+            charger_id=CHARGER,
+            protocol=protocol,
+            password=password,
+            queue_file=queue_file,
+        )
 
 
 @cache

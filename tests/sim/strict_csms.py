@@ -207,6 +207,16 @@ class Received:
     answer: Payload | None
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The charger's answer to one of our calls (None: a CALLERROR), and where it came in
+    among the charger's own CALLs: ``after`` of them had arrived before it."""
+
+    action: str
+    payload: Payload | None
+    after: int
+
+
 class ChargerCallError(Exception):
     """The charger answered one of our calls with a CALLERROR."""
 
@@ -245,6 +255,7 @@ class StrictCsms:
         self.handshakes: dict[str, Handshake] = {}
         self._boot_interval = boot_interval
         self._log: dict[str, list[Received]] = {}
+        self._answers: dict[str, list[Answered]] = {}
         self._connections: dict[str, _Connection] = {}
         self._changed = asyncio.Condition()
         self._last_transaction_id = 0
@@ -253,6 +264,11 @@ class StrictCsms:
     def received(self, charger_id: str) -> list[Received]:
         """Every CALL the charger sent, in order."""
         return list(self._log.get(charger_id, []))
+
+    def answered(self, charger_id: str) -> list[Answered]:
+        """Every answer the charger gave to our calls, in order, placed among :meth:`received`:
+        frames are handled in the order they arrive, so this is the order on the wire."""
+        return list(self._answers.get(charger_id, []))
 
     async def wait_connected(self, charger_id: str, timeout: float = 10.0) -> None:
         """Return once ``charger_id`` is connected (TimeoutError after ``timeout`` seconds)."""
@@ -396,11 +412,15 @@ class StrictCsms:
             self._violate(conn, "-", f"an answer to no call of ours: {json.dumps(frame)[:200]}")
             return
         action, future = entry
+        after = len(self._log.get(conn.charger_id, []))
         if kind == 3:
             self._validate(conn, action, "response", frame[2], "CALLRESULT")
             outcome: Payload | Exception = frame[2]
+            answer = Answered(action, frame[2], after)
         else:
             outcome = ChargerCallError(frame[2], frame[3], frame[4])
+            answer = Answered(action, None, after)
+        self._answers.setdefault(conn.charger_id, []).append(answer)
         if future.done():
             return
         if isinstance(outcome, Exception):

@@ -33,14 +33,6 @@ PROTOCOLS = pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
 RUNNING = ("boot", "plug", "start")
 
 
-@pytest.fixture
-async def sim1(csms: Csms) -> Csms:
-    await add_charger(csms, "SIM1")
-    await add_token(csms, "SIMTAG01")
-    await add_token(csms, "APP")
-    return csms
-
-
 @PROTOCOLS
 async def test_reset_mid_transaction_ends_the_session_exactly_and_boots_again(
     sim1: Csms, protocol: ProtocolVersion
@@ -49,7 +41,8 @@ async def test_reset_mid_transaction_ends_the_session_exactly_and_boots_again(
     reason and exact energy, then the charger reconnects and boots (2.0.1 reason RemoteReset)."""
     kind, reason = ("Soft", "SoftReset") if protocol == "1.6" else ("Immediate", "ImmediateReset")
     events = sim1.services.events.queue()
-    script = steps(*RUNNING, charge(20.0), wait_call("Reset"), "unplug")
+    # 10 MWh would take the charger 45 wall minutes: the reset lands mid-charge, however slow.
+    script = steps(*RUNNING, charge(10_000.0), wait_call("Reset"), "unplug")
     async with in_background(play(sim1, protocol, script)) as sim, asyncio.timeout(20):
         started = await wait_event(events, ev.SESSION_STARTED)
         while (await sim1.services.sessions.get(started.subject)).energy_wh < 300:
@@ -60,7 +53,7 @@ async def test_reset_mid_transaction_ends_the_session_exactly_and_boots_again(
         result = await sim
     assert rebooted.data["reason"] == (None if protocol == "1.6" else "RemoteReset")
     (delivered,) = result.delivered
-    assert 300 <= delivered.energy_wh < 20_000, "the reset ended the charge early"
+    assert 300 <= delivered.energy_wh < 10_000_000, "the reset ended the charge early"
     session = await sim1.services.sessions.get(started.subject)
     assert session.status is SessionStatus.ENDED and session.stop_reason == reason
     assert session.energy_wh == delivered.energy_wh
@@ -127,8 +120,9 @@ async def test_power_loss_reboot_ends_the_session_with_reason_power_loss(
 async def test_changed_heartbeat_interval_changes_the_heartbeat_period(
     make_csms: MakeCsms, protocol: ProtocolVersion, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With an hour from the boot, no heartbeat comes; after ChangeConfiguration HeartbeatInterval=1
-    (2.0.1 SetVariables OCPPCommCtrlr.HeartbeatInterval) heartbeats arrive."""
+    """The boot's hour is the charger's HeartbeatInterval; after ChangeConfiguration
+    HeartbeatInterval=1 (2.0.1 SetVariables OCPPCommCtrlr.HeartbeatInterval) it reads back 1 and
+    heartbeats keep arriving, where the hour would have sent none during the test."""
     csms = await make_csms(ocpp={"heartbeat_interval": 3600})
     await add_charger(csms, "SIM1")
     beats: asyncio.Queue[datetime] = asyncio.Queue()
@@ -144,10 +138,11 @@ async def test_changed_heartbeat_interval_changes_the_heartbeat_period(
     play_ = play(csms, protocol, steps("boot", wait_call("ClearCache")))
     async with in_background(play_) as sim, asyncio.timeout(20):
         await wait_event(events, ev.CHARGER_BOOTED)
-        assert beats.empty()
+        assert await heartbeat_interval(csms, protocol) == "3600"  # the boot's interval took
         answer = await command(csms, protocol, c.ChangeConfiguration(key, "1"))
         assert status_of(answer) == "Accepted"
-        async with asyncio.timeout(5):  # 1 s now, an hour before
+        assert await heartbeat_interval(csms, protocol) == "1"
+        for _ in range(2):  # a restarted heartbeat: beat after beat, not a single one
             await beats.get()
         await ask(csms, protocol, "ClearCache", {})
         await sim
@@ -209,6 +204,18 @@ async def test_rotated_password_is_used_on_the_next_reconnect(
         await ask(csms, protocol, "ClearCache", {})  # over the new connection
         result = await sim
     assert result.connects == 2
+
+
+async def heartbeat_interval(csms: Csms, protocol: ProtocolVersion) -> str:
+    """The charger's HeartbeatInterval as it reports it (GetConfiguration / GetVariables)."""
+    if protocol == "1.6":
+        answer = await ask(csms, protocol, "GetConfiguration", {"key": ["HeartbeatInterval"]})
+        (entry,) = answer["configurationKey"]
+        return str(entry["value"])
+    item = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    answer = await ask(csms, protocol, "GetVariables", {"getVariableData": [item]})
+    (result,) = answer["getVariableResult"]
+    return str(result["attributeValue"])
 
 
 def _hex(password: str) -> str:

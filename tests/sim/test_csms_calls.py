@@ -15,7 +15,7 @@ from csms.bootstrap import Csms
 from csms.domain import commands as c
 from csms.domain import events as ev
 from csms.domain.model import RegistrationStatus, SessionStatus
-from tests.conftest import add_charger, add_token, wait_event
+from tests.conftest import add_charger, wait_event
 from tests.sim.conftest import in_background
 from tests.sim.csms_driver import (
     ask,
@@ -34,14 +34,6 @@ PROTOCOLS = pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
 V16 = pytest.mark.parametrize("protocol", ["1.6"])
 V201 = pytest.mark.parametrize("protocol", ["2.0.1"])
 RUNNING = ("boot", "plug", "start")  # a transaction runs when these steps are done
-
-
-@pytest.fixture
-async def sim1(csms: Csms) -> Csms:
-    await add_charger(csms, "SIM1")
-    await add_token(csms, "SIMTAG01")
-    await add_token(csms, "APP")
-    return csms
 
 
 @V16

@@ -13,6 +13,7 @@ from charger_sim.device import Device, Name201, Seeds, Setting
 from charger_sim.lifecycle import build_device, refusals
 from charger_sim.link import Endpoint
 from charger_sim.model import Identity, Station
+from charger_sim.sampling import ENERGY, MeterSpec
 from charger_sim.scenario import ScenarioError, parse
 from charger_sim.txqueue import TxQueue
 
@@ -126,10 +127,45 @@ def test_the_charger_table_and_the_connection_seed_the_device_model() -> None:
     endpoint = Endpoint("ws://csms/ocpp", "CP1", "ocpp1.6", password="p" * 16)
     dev = build_device(station, scenario.charger, endpoint)
     assert [dev.get(k) for k in ("ConnectionTimeOut", "TransactionMessageAttempts")] == ["90", "5"]
-    assert dev.get("TransactionMessageRetryInterval") == "0.5"
+    assert dev.get("TransactionMessageRetryInterval") == "1"  # integer seconds, rounded up
+    assert dev.number("TransactionMessageRetryInterval") == 0.5  # what the queue waits
     assert dev.get("NumberOfConnectors") == "3" and dev.get("SecurityProfile") == "1"
     assert dev.get("AuthorizationKey") == "p" * 16
     assert refusals(scenario.charger) == {"RemoteStart", "Unlock"}
+
+
+@pytest.mark.parametrize(
+    ("seed", "shown"), [(0.05, "1"), (0.2, "1"), (2.5, "3"), (7.0, "7"), (0.0, "0")]
+)
+def test_integer_seconds_seeded_with_a_fraction_are_reported_rounded_up(
+    seed: float, shown: str
+) -> None:
+    """A fraction of a second is reported as whole seconds in 1.6 and 2.0.1 alike (rounded up),
+    while the charger acts on the exact seed until the CSMS writes a value."""
+    dev, _ = device(connection_timeout=seed, message_retry_interval=seed)
+    timeout = var(dev, Name201("TxCtrlr", "EVConnectionTimeOut"))
+    retry = Name201("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent")
+    assert key16(dev, "ConnectionTimeOut").current == timeout.current == shown
+    assert var(dev, retry).current == dev.get("TransactionMessageRetryInterval") == shown
+    assert dev.number("ConnectionTimeOut") == dev.number("TransactionMessageRetryInterval") == seed
+    assert dev.write(timeout, "4", "2.0.1").status == "Accepted"
+    assert (dev.get("ConnectionTimeOut"), dev.number("ConnectionTimeOut")) == ("4", 4.0)
+
+
+def test_the_sampling_settings_tell_the_scenarios_measurands_and_clock_interval() -> None:
+    """MeterValuesSampledData/AlignedData and ClockAlignedDataInterval (2.0.1 SampledDataCtrlr
+    and AlignedDataCtrlr) start from ``measurands`` and ``clock_aligned_interval``."""
+    station = Station.build("CP1", Identity(), 1, 0)
+    measurands = (ENERGY, "Power.Active.Import", "SoC")
+    station.metering = MeterSpec(measurands=measurands, clock_aligned_interval=900.0)
+    dev = Device.build(station)
+    listed = ",".join(measurands)
+    assert dev.get("MeterValuesSampledData") == dev.get("MeterValuesAlignedData") == listed
+    assert dev.get("ClockAlignedDataInterval") == "900"
+    names = [("SampledDataCtrlr", "TxUpdatedMeasurands"), ("AlignedDataCtrlr", "Measurands")]
+    assert [var(dev, Name201(*name)).current for name in names] == [listed, listed]
+    assert var(dev, Name201("AlignedDataCtrlr", "Interval")).current == "900"
+    assert dev.get("StopTxnSampledData") == ENERGY  # Transaction.End holds the register only
 
 
 def test_every_change_is_heard_by_the_watchers() -> None:

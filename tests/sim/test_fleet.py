@@ -21,8 +21,11 @@ from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.domain.events import DomainEvent
 from csms.domain.model import SessionStatus
+from tests.certs import TestCa
 from tests.conftest import MakeCsms
 from tests.sim.conftest import in_background, sim_url
+from tests.sim.strict_csms import running_strict_csms
+from tests.sim.test_security_profiles import server_tls
 
 ENERGY = "Energy.Active.Import.Register"
 OPEN = {"ocpp": {"auto_register": True}, "authorization": {"unknown_tokens": "accept"}}
@@ -187,6 +190,7 @@ async def test_cli_with_two_workers_merges_their_counts(
         ["--count", "2", "--workers", "3"],
         ["--time-scale", "0"],
         ["--id-prefix", "a/b"],
+        ["--ca-file", "ca.pem"],  # with a ws:// URL
     ],
 )
 def test_bad_usage_exits_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,6 +202,32 @@ def test_bad_usage_exits_2(args: list[str], capsys: pytest.CaptureFixture[str]) 
         code = exc.code
     assert code == 2
     assert "--" in capsys.readouterr().err
+
+
+async def test_wss_trusts_the_ca_file(tmp_path: Path) -> None:
+    """--ca-file makes a wss:// CSMS with a certificate from that CA trusted: all Accepted."""
+    ca = TestCa(tmp_path)
+    tls = server_tls(ca, require_client_cert=False)
+    async with running_strict_csms(tls=tls) as strict:
+        url = f"wss://localhost:{strict.port}/ocpp"
+        fleet = Fleet(FleetOptions(url=url, count=2, ca_file=str(ca.cert), password="fleet-pw"))
+        async with in_background(fleet.run()) as run, asyncio.timeout(TIMEOUT):
+            await fleet.all_accepted.wait()
+            fleet.stop()
+            summary = await run
+    assert summary["chargers"]["accepted"] == 2 and summary["errors"]["total"] == 0
+    assert strict.violations == [] and strict.handshakes["SIM00001"].authorization
+
+
+def test_a_ca_file_needs_wss_and_must_load(tmp_path: Path) -> None:
+    """--ca-file with a ws:// URL, or one that is not a PEM CA, is a usage error naming it."""
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    with pytest.raises(UsageError, match="--ca-file needs a wss://"):
+        FleetOptions(url="ws://h/ocpp", ca_file=str(not_pem))
+    for missing in (not_pem, tmp_path / "missing.pem"):
+        with pytest.raises(UsageError, match=r"--ca-file .* cannot be loaded"):
+            FleetOptions(url="wss://h/ocpp", ca_file=str(missing))
 
 
 def test_ids_are_zero_padded_and_workers_get_contiguous_slices() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from charger_sim.__main__ import main
-from charger_sim.scenario import SCENARIO_DIR, ScenarioError, load, parse
+from charger_sim.scenario import ACTIONS, CSMS_WAITS, SCENARIO_DIR, ScenarioError, load, parse
 
 BOOT = {"action": "boot"}
 
@@ -57,3 +57,11 @@ def test_cli_rejects_invalid_scenario_with_exit_2(
     argv = ["run", "--url", "ws://127.0.0.1:9/ocpp", "--id", "X", "--protocol", "1.6"]
     assert main([*argv, "--scenario", str(bad)]) == 2
     assert "steps[0]: unknown key 'expect_stauts'" in capsys.readouterr().err
+
+
+def test_every_step_that_waits_for_the_csms_says_so() -> None:
+    """A new ``wait_*`` step is either in CSMS_WAITS (its scenarios need someone playing the
+    CSMS, and the strict-CSMS tests a driver) or waits for the charger itself."""
+    waits = {action for action in ACTIONS if action.startswith("wait_")}
+    assert waits >= CSMS_WAITS
+    assert waits - CSMS_WAITS == {"wait_queue"}  # the charger's own queue

@@ -174,3 +174,22 @@ async def test_remote_start_before_plug_starts_when_the_ev_arrives(
     session = await csms.services.sessions.get(outcome.session.id)
     assert session.status is SessionStatus.ENDED
     assert session.energy_wh == result.delivered[0].energy_wh == 500
+
+
+@PROTOCOLS
+async def test_lost_answers_retries_three_messages_on_both_versions(
+    csms: Csms, protocol: ProtocolVersion
+) -> None:
+    """lost_answers loses the answers to the start, one periodic sample and the stop on each
+    version: three retries, yet one session with the exact energy."""
+    await add_charger(csms, "SIM1")
+    await add_token(csms, "SIMTAG01")
+    async with asyncio.timeout(60):
+        result = await run(
+            load("lost_answers"), url=sim_url(csms), charger_id="SIM1", protocol=protocol
+        )
+    assert result.retried == 3 and result.given_up == 0 and result.queued == 0
+    (delivered,) = result.delivered
+    (session,) = await csms.services.sessions.list(charger_id="SIM1")
+    assert session.status is SessionStatus.ENDED
+    assert session.energy_wh == delivered.energy_wh == 900

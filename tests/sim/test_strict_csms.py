@@ -1,7 +1,7 @@
 """The simulator against a strict CSMS: every frame schema-valid, every timestamp conformant.
 
 Each shipped scenario plays on both OCPP versions against :mod:`tests.sim.strict_csms`. A
-scenario whose steps wait for the CSMS (``CSMS_STEPS``) needs a driver in ``DRIVERS`` that plays
+scenario whose steps wait for the CSMS (``scenario.CSMS_WAITS``) needs a driver in ``DRIVERS`` that plays
 the CSMS part; add one there when you add such a scenario (one without fails at once, naming
 the fix). A simulator defect the strict CSMS finds goes in ``KNOWN_DEFECTS`` (a strict xfail)
 until fixed. A scenario that breaks rules on purpose (``send_raw``, ``call`` with
@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from charger_sim.runner import ProtocolVersion, RunResult, run
-from charger_sim.scenario import SCENARIO_DIR, Scenario, load, parse
+from charger_sim.scenario import CSMS_WAITS, SCENARIO_DIR, Scenario, load, parse
 from tests.sim.conftest import in_background
 from tests.sim.strict_csms import (
     SCHEMA_DIRS,
@@ -41,8 +42,6 @@ PROTOCOLS: tuple[ProtocolVersion, ...] = ("1.6", "2.0.1")
 CHARGER = "SIM1"
 PLAY_TIMEOUT = 60.0  # above the shipped scenarios' own step timeouts (30 s)
 ENERGY = "Energy.Active.Import.Register"
-# Steps that only finish when the CSMS does something: their scenario needs a driver.
-CSMS_STEPS = frozenset({"wait_remote_start", "wait_remote_stop"})
 # Scenario and protocol pairs that send something the strict CSMS refuses, with the defect.
 KNOWN_DEFECTS: dict[tuple[str, ProtocolVersion], str] = {}
 
@@ -87,7 +86,7 @@ def _is_periodic_sample(payload: dict[str, Any]) -> bool:
 
 def driver_for(scenario: Scenario) -> Driver | None:
     """The scenario's driver; fails the test at once if it waits for the CSMS and has none."""
-    waits = sorted({step.action for step in scenario.steps} & CSMS_STEPS)
+    waits = sorted({step.action for step in scenario.steps} & CSMS_WAITS)
     if scenario.name in DRIVERS:
         return DRIVERS[scenario.name]
     if waits:
@@ -188,6 +187,33 @@ async def test_shipped_scenario_sends_valid_frames_and_the_energy_it_delivered(
     assert strict.violations == []
     expected = {d.transaction_id: (d.meter_start_wh, d.meter_stop_wh) for d in result.delivered}
     assert seen_energy(strict.received(CHARGER), protocol) == expected
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_lost_answers_sends_the_start_a_sample_and_the_stop_twice(
+    strict: StrictCsms, protocol: ProtocolVersion
+) -> None:
+    """Each answer lost_answers loses makes the charger send that very message again: the start,
+    one periodic sample and the stop, in 1.6 and in 2.0.1 alike; nothing else twice."""
+    result = await play(strict, load("lost_answers"), protocol)
+    frames = Counter(json.dumps([c.action, c.payload]) for c in strict.received(CHARGER))
+    assert max(frames.values()) == 2
+    twice = [_label(*json.loads(frame)) for frame, sent in frames.items() if sent == 2]
+    expected = {
+        "1.6": ["StartTransaction", "MeterValues Sample.Periodic", "StopTransaction"],
+        "2.0.1": ["Started Authorized", "Updated MeterValuePeriodic", "Ended StopAuthorized"],
+    }
+    assert twice == expected[protocol]
+    assert result.retried == 3 and strict.violations == []
+
+
+def _label(action: str, payload: dict[str, Any]) -> str:
+    if action == "TransactionEvent":
+        return f"{payload['eventType']} {payload['triggerReason']}"
+    if action == "MeterValues":
+        (meter_value,) = payload["meterValue"]
+        return f"{action} {meter_value['sampledValue'][0]['context']}"
+    return action
 
 
 @contextlib.asynccontextmanager
