@@ -83,7 +83,8 @@ async def run(
     """Play ``scenario`` as charger ``charger_id`` against the CSMS at ``url``/``charger_id``.
 
     ``queue_file`` keeps the transaction-message queue across runs: a run that ends offline
-    leaves its messages there, and the next run with the same file delivers them first.
+    leaves its messages there, and the next run with the same file delivers them once its
+    BootNotification is accepted.
     """
     spec = scenario.charger
     security = security or Security(password=password)
@@ -374,15 +375,21 @@ class Charger(Lifecycle):
         while True:
             request = await self._station.remote_starts.get()
             evse = self._station.evse(request.evse_id)
-            self._remote_started.put_nowait(request)
             self._spawn(self._remote_start(evse, request))
 
     async def _remote_start(self, evse: Evse, request: RemoteStart) -> None:
-        """Start at once if the EV is plugged; else give the driver the connection timeout."""
-        async with evse.lock:
-            if evse.plugged and evse.remote_start is request and evse.transaction is None:
-                await self._start_remote(evse)
-                return
+        """Start at once if the EV is plugged; else give the driver the connection timeout.
+
+        ``wait_remote_start`` hears of the request only after that, so a ``charge`` step right
+        after it finds the transaction running.
+        """
+        try:
+            async with evse.lock:
+                if evse.plugged and evse.remote_start is request and evse.transaction is None:
+                    await self._start_remote(evse)
+                    return
+        finally:
+            self._remote_started.put_nowait(request)
         await asyncio.sleep(self._connection_timeout())  # the device model's ConnectionTimeOut
         async with evse.lock:
             if evse.remote_start is request:
