@@ -10,7 +10,6 @@ the link then comes back by itself.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
@@ -24,6 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake
 from websockets.typing import Subprotocol
 
+from charger_sim.auth import basic_auth, client_tls
 from charger_sim.rpc import Connection, Handler, Payload
 
 log = logging.getLogger("charger_sim.link")
@@ -54,11 +54,7 @@ class Endpoint:
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.url.startswith("wss://"):
             return None
-        context = ssl.create_default_context(cafile=self.ca_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self.cert_file is not None:
-            context.load_cert_chain(self.cert_file, self.key_file)
-        return context
+        return client_tls(self.ca_file, self.cert_file, self.key_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +153,7 @@ class Link:
 
     async def _connect(self) -> None:
         ep = self.endpoint
-        headers = {}
-        if ep.password is not None:
-            secret = base64.b64encode(f"{ep.charger_id}:{ep.password}".encode()).decode()
-            headers["Authorization"] = f"Basic {secret}"
+        headers = basic_auth(ep.charger_id, ep.password)
         offered = [Subprotocol(ep.subprotocol)] if ep.send_subprotocol else None
         try:
             ws = await connect(

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from charger_sim import v16, v201
 from charger_sim.adapter import Adapter, StopReason
@@ -309,7 +309,7 @@ class Charger(Lifecycle):
             tx = evse.transaction
             if tx is None:
                 raise StepFailed(step, f"no transaction is running on EVSE {evse.id}")
-            reason = _REASONS[step.reason]
+            reason = cast(StopReason, step.reason)  # Local, Remote or EVDisconnected (validated)
             status = await self._stop_transaction(evse, reason, step.id_tag or tx.id_tag)
         self._expect_answer(step, status)
         _expect(step, "idTagInfo status", step.expect_id_tag_status, status)
@@ -485,13 +485,6 @@ class Charger(Lifecycle):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("charger task failed", exc_info=task.exception())
-
-
-_REASONS: dict[str, StopReason] = {
-    "Local": "Local",
-    "Remote": "Remote",
-    "EVDisconnected": "EVDisconnected",
-}
 
 
 def _expect(step: Step, what: str, wanted: str | None, got: str | None) -> None:
