@@ -27,6 +27,7 @@ from csms.domain.ports import Clock, Database, UnitOfWork
 log = logging.getLogger("csms.outbox")
 
 IDLE_WAIT = 60.0  # longest sleep without a wake-up; bounds the wait for a due retry
+GATHER = 0.05  # rounds start at most this often (seconds): a burst of events shares a round
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class JournalRelay:
 
     async def run(self) -> None:
         while True:
+            started = asyncio.get_running_loop().time()
             self._wake.clear()
             try:
                 read, queued = await self._db.write(self.pump)
@@ -122,6 +124,11 @@ class JournalRelay:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(IDLE_WAIT):
                         await self._wake.wait()
+                    # Under load events come far faster than rounds are worth: one round for a
+                    # burst of events, while the first after a quiet spell goes at once.
+                    since = asyncio.get_running_loop().time() - started
+                    if since < GATHER:
+                        await asyncio.sleep(GATHER - since)
 
     async def pump(self, uow: UnitOfWork) -> tuple[int, int]:
         """Queue deliveries for the next events; returns (events read, deliveries queued)."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from csms.domain import events as ev
 from csms.domain.authorization import AuthorizationPolicy, authorize_at
+from csms.domain.changes import (
+    Change,
+    ChargerRegistered,
+    ChargerUpdated,
+    ConnectorStatusSet,
+    EventJournaled,
+)
 from csms.domain.credentials import verify_password
 from csms.domain.events import DomainEvent
-from csms.domain.journal import journaled_write
 from csms.domain.model import (
     Authorization,
     BootInfo,
@@ -24,8 +29,6 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, UnitOfWork
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,10 @@ class ChargerService:
         self._clock = clock
         self._policy = policy
         self._auth = auth_policy
+        # (charger, evse, connector) -> the newest status time stored, for chargers loaded
+        self._newest_status: dict[tuple[str, int, int], datetime] = {}
+        self._statuses_loaded: set[str] = set()
+        self._admitted: dict[str, Charger] = {}  # read in the handshake, until the first boot
 
     @property
     def clock(self) -> Clock:
@@ -81,46 +88,37 @@ class ChargerService:
         if charger is None:
             if not self._policy.auto_register:
                 return Admission(None, 404, "unknown charger")
-            charger = await self._db.write(self._register(charger_id))
+            charger = Charger(id=charger_id, created_at=self._clock.now())
+            await self._db.apply([ChargerRegistered(charger)])  # a concurrent one is kept
         if charger.password_hash is not None:
             if password is None:
                 return Admission(None, 401, "credentials required")
             if not verify_password(password, charger.password_hash):
                 return Admission(None, 401, "invalid credentials")
+        self._admitted[charger_id] = charger  # read once: the boot that follows uses it
         return Admission(charger, 0)
-
-    def _register(self, charger_id: str) -> Callable[[UnitOfWork], Awaitable[Charger]]:
-        new = Charger(id=charger_id, created_at=self._clock.now())
-
-        async def register(uow: UnitOfWork) -> Charger:
-            existing = await uow.chargers.get(charger_id)
-            if existing is not None:
-                return existing
-            await uow.chargers.add(new)
-            return new
-
-        return register
 
     async def boot(self, charger_id: str, info: BootInfo) -> BootDecision:
         now = self._clock.now()
-
-        async def _boot(uow: UnitOfWork) -> RegistrationStatus:
-            charger = await _require(uow, charger_id)
-            charger.vendor, charger.model = info.vendor, info.model
-            charger.serial_number = info.serial_number
-            charger.firmware_version = info.firmware_version
-            charger.boot_reason = info.reason
-            charger.last_boot_at = charger.last_seen = now
-            charger.boot_accepted = charger.registration_status is RegistrationStatus.ACCEPTED
-            await uow.chargers.save(charger)
-            return charger.registration_status
-
-        status = await self._write(
-            charger_id,
-            _boot,
-            lambda st: (ev.CHARGER_BOOTED, {"status": st.value, **_boot_data(info)}),
-        )
+        charger = self._admitted.pop(charger_id, None)
+        if charger is None:  # a later boot on the same connection: look again
+            charger = await self._db.read(lambda uow: _require(uow, charger_id))
+        status = charger.registration_status
         accepted = status is RegistrationStatus.ACCEPTED
+        details = {
+            "vendor": info.vendor,
+            "model": info.model,
+            "serial_number": info.serial_number,
+            "firmware_version": info.firmware_version,
+            "boot_reason": info.reason,
+            "last_boot_at": now,
+            "last_seen": now,
+            "boot_accepted": accepted,
+        }
+        event_data = {"status": status.value, **_boot_data(info)}
+        await self._apply(
+            charger_id, ChargerUpdated(charger_id, details), ev.CHARGER_BOOTED, event_data
+        )
         interval = self._policy.heartbeat_interval if accepted else self._policy.retry_interval
         return BootDecision(status, interval, now)
 
@@ -130,40 +128,37 @@ class ChargerService:
         return now
 
     def seen(self, charger_id: str, when: datetime) -> None:
-        async def _seen(uow: UnitOfWork) -> None:
-            charger = await uow.chargers.get(charger_id)
-            if charger is not None:
-                charger.last_seen = when
-                await uow.chargers.save(charger)
-
-        self._db.write_soon(_seen)
+        self._db.apply_soon([ChargerUpdated(charger_id, {"last_seen": when})])
 
     async def connector_status(self, state: ConnectorState) -> None:
         """Store a connector status unless a newer one is already stored."""
         state.timestamp = state.timestamp or self._clock.now()
+        key = (state.charger_id, state.evse_id, state.connector_id)
+        if state.charger_id not in self._statuses_loaded:  # first status since start-up
+            stored = await self._db.read(lambda uow: uow.chargers.connectors(state.charger_id))
+            for known in stored:
+                if known.timestamp is not None:
+                    self._note_status(
+                        (state.charger_id, known.evse_id, known.connector_id), known.timestamp
+                    )
+            self._statuses_loaded.add(state.charger_id)
+        newest = self._newest_status.get(key)
+        if newest is not None and newest > state.timestamp:
+            return  # older than what we have: an offline replay; keep the newer one
+        self._note_status(key, state.timestamp)
+        data = {
+            "evse_id": state.evse_id,
+            "connector_id": state.connector_id,
+            "status": state.status,
+            "error_code": state.error_code,
+            "timestamp": state.timestamp.isoformat(),
+        }
+        await self._apply(state.charger_id, ConnectorStatusSet(state), ev.CONNECTOR_STATUS, data)
 
-        async def _store(uow: UnitOfWork) -> bool:
-            for known in await uow.chargers.connectors(state.charger_id):
-                if (known.evse_id, known.connector_id) != (state.evse_id, state.connector_id):
-                    continue
-                if known.timestamp and state.timestamp and known.timestamp > state.timestamp:
-                    return False
-                state.evse_ref = state.evse_ref or known.evse_ref  # set by the operator
-            await uow.chargers.set_connector(state)
-            return True
-
-        def _event(stored: bool) -> tuple[str, dict[str, Any]] | None:
-            if not stored:
-                return None
-            return ev.CONNECTOR_STATUS, {
-                "evse_id": state.evse_id,
-                "connector_id": state.connector_id,
-                "status": state.status,
-                "error_code": state.error_code,
-                "timestamp": state.timestamp.isoformat() if state.timestamp else None,
-            }
-
-        await self._write(state.charger_id, _store, _event)
+    def _note_status(self, key: tuple[str, int, int], at: datetime) -> None:
+        known = self._newest_status.get(key)
+        if known is None or at > known:
+            self._newest_status[key] = at
 
     async def authorize(
         self, charger_id: str, id_token: str, token_type: str | None
@@ -186,48 +181,25 @@ class ChargerService:
         await self._db.write(lambda uow: uow.chargers.add_event(event))
 
     async def connected(self, charger_id: str, protocol: Protocol) -> None:
-        now = self._clock.now()
-
-        async def _online(uow: UnitOfWork) -> None:
-            charger = await _require(uow, charger_id)
-            charger.online, charger.protocol, charger.last_seen = True, protocol, now
-            await uow.chargers.save(charger)
-
-        await self._write(
-            charger_id, _online, lambda _: (ev.CHARGER_ONLINE, {"protocol": protocol.value})
-        )
+        values = {"online": True, "protocol": protocol, "last_seen": self._clock.now()}
+        change = ChargerUpdated(charger_id, values)
+        await self._apply(charger_id, change, ev.CHARGER_ONLINE, {"protocol": protocol.value})
 
     async def disconnected(self, charger_id: str) -> None:
-        now = self._clock.now()
-
-        async def _offline(uow: UnitOfWork) -> None:
-            charger = await uow.chargers.get(charger_id)
-            if charger is not None:
-                charger.online, charger.last_seen = False, now
-                await uow.chargers.save(charger)
-
-        await self._write(charger_id, _offline, lambda _: (ev.CHARGER_OFFLINE, {}))
+        self._admitted.pop(charger_id, None)
+        change = ChargerUpdated(charger_id, {"online": False, "last_seen": self._clock.now()})
+        await self._apply(charger_id, change, ev.CHARGER_OFFLINE, {})
 
     async def get(self, charger_id: str) -> Charger | None:
         return await self._db.read(lambda uow: uow.chargers.get(charger_id))
 
-    async def _write(
-        self,
-        charger_id: str,
-        work: Callable[[UnitOfWork], Awaitable[T]],
-        event: Callable[[T], tuple[str, dict[str, Any]] | None],
-    ) -> T:
-        """Run ``work``; the event made from its result is journaled with it, then published."""
-
-        async def run(uow: UnitOfWork, emitted: list[DomainEvent]) -> T:
-            result = await work(uow)
-            made = event(result)
-            if made is not None:
-                name, data = made
-                emitted.append(DomainEvent(name, charger_id, self._clock.now(), data))
-            return result
-
-        return await journaled_write(self._db, self._events, run)
+    async def _apply(
+        self, charger_id: str, change: Change, event_name: str, event_data: dict[str, Any]
+    ) -> None:
+        """Apply ``change`` with its event journaled in the same commit, then publish it."""
+        event = DomainEvent(event_name, charger_id, self._clock.now(), event_data)
+        await self._db.apply([change, EventJournaled(event)])
+        self._events.publish(event)
 
 
 async def _require(uow: UnitOfWork, charger_id: str) -> Charger:

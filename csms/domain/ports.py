@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from csms.domain.changes import Change
 from csms.domain.commands import Command, CommandResult
 from csms.domain.events import DomainEvent
 from csms.domain.model import (
@@ -98,6 +99,10 @@ class SessionRepository(Protocol):
     async def next_remote_start_id(self) -> int: ...
     async def remember_event(self, charger_id: str, transaction_id: str, key: str) -> bool:
         """Record a 2.0.1 TransactionEvent key; False when it was already recorded (a replay)."""
+        ...
+
+    async def last_event_seq(self, charger_id: str, transaction_id: str) -> int | None:
+        """The highest seqNo among the recorded TransactionEvent keys of a transaction."""
         ...
 
     async def add_failed_stop(self, failed: FailedStop) -> None: ...
@@ -225,6 +230,18 @@ class Database(Protocol):
         """Queue a write whose durability nobody waits for (presence, last seen)."""
         ...
 
+    async def apply(self, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` in order in one transaction; return only once it is committed.
+
+        Like ``write``, but nothing is read: implementations fold the changes of concurrent
+        callers into multi-row statements.
+        """
+        ...
+
+    def apply_soon(self, changes: Sequence[Change]) -> None:
+        """Queue changes whose durability nobody waits for (last seen)."""
+        ...
+
     async def read(self, work: Work[T]) -> T: ...
 
 
@@ -235,3 +252,6 @@ class CommandBus(Protocol):
 
 class EventBus(Protocol):
     def publish(self, event: DomainEvent) -> None: ...
+    def subscribe(self, subscriber: Callable[[DomainEvent], None]) -> Callable[[], None]:
+        """Call ``subscriber`` with every event published from now on; returns the undo."""
+        ...

@@ -68,16 +68,17 @@ _TIMES = frozenset(
 def session_event_data(session: Session) -> dict[str, Any]:
     """What every session event carries: the whole session (without samples) as JSON values."""
     data: dict[str, Any] = {}
-    for f in dataclasses.fields(Session):
-        if f.name == "samples":
-            continue
-        value = getattr(session, f.name)
+    for name in _EVENT_FIELDS:
+        value = getattr(session, name)
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, enum.Enum):
             value = value.value
-        data[f.name] = value
+        data[name] = value
     return data
+
+
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "samples")
 
 
 def session_from_event(data: dict[str, Any]) -> Session:
@@ -91,7 +92,7 @@ def session_from_event(data: dict[str, Any]) -> Session:
     return Session(**values)
 
 
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Session)) - {"samples"}
+_FIELDS = frozenset(_EVENT_FIELDS)
 
 
 _ADOPTED = (

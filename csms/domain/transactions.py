@@ -6,6 +6,7 @@ commit. Replays are answered as the first time and change nothing (see ADR 0002)
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +14,14 @@ from typing import TypeVar
 
 from csms.domain import events as ev
 from csms.domain.authorization import AuthorizationPolicy, authorize_at
+from csms.domain.changes import (
+    Change,
+    EventJournaled,
+    SamplesAdded,
+    SessionMetered,
+    TransactionEventSeen,
+    event_key,
+)
 from csms.domain.energy import apply_samples, recompute_energy
 from csms.domain.events import DomainEvent
 from csms.domain.journal import journaled_write
@@ -96,6 +105,15 @@ class _Outcome:
 
     events: list[tuple[str, Session]] = field(default_factory=list)
     adopted: list[DomainEvent] = field(default_factory=list)  # from a joined remote start
+    last_seq: int | None = None  # 2.0.1: the highest seqNo recorded for the transaction
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """The committed state of a running transaction, kept to record samples without reads."""
+
+    session: Session  # never mutated: the fast path works on a copy
+    last_seq: int | None  # 2.0.1: the highest seqNo recorded; None for 1.6
 
 
 class TransactionService:
@@ -116,6 +134,9 @@ class TransactionService:
         self._tariff = tariff
         self._auth = auth_policy
         self._plugin_timeout = plugin_timeout
+        # (charger id, transaction id) -> running transaction; see ADR 0006.
+        self._running: dict[tuple[str, str], _Running] = {}
+        events.subscribe(self._forget_changed)
 
     # -- 1.6 -------------------------------------------------------------------------------
 
@@ -160,6 +181,10 @@ class TransactionService:
         samples: list[MeterSample],
     ) -> None:
         """Store samples against their session; samples after the end are kept, not counted."""
+        running = self._running.get((charger_id, transaction_id)) if transaction_id else None
+        if running is not None:
+            await self._record_samples(running, samples, None, None)
+            return
         out = _Outcome()
 
         async def _meter(uow: UnitOfWork) -> None:
@@ -205,7 +230,12 @@ class TransactionService:
     # -- 2.0.1 -----------------------------------------------------------------------------
 
     async def event_v201(self, msg: TransactionEvent) -> EventAnswer:
-        key = f"{msg.seq_no}|{msg.event_type}|{msg.timestamp.isoformat()}"
+        key = event_key(msg.seq_no, msg.event_type, msg.timestamp)
+        running = self._running.get((msg.charger_id, msg.transaction_id))
+        if running is not None and _samples_only(running, msg):
+            seen = TransactionEventSeen(msg.charger_id, msg.transaction_id, key)
+            session = await self._record_samples(running, msg.samples, msg, seen)
+            return EventAnswer(None, self._running_cost(session))
         out = _Outcome()
 
         async def _event(uow: UnitOfWork) -> EventAnswer:
@@ -221,6 +251,10 @@ class TransactionService:
                 await self._apply_event(uow, session, msg, auth, now, out)
             elif fresh:
                 await uow.sessions.add_samples(session.id, msg.samples)
+            if session.status is SessionStatus.STARTED and session.transaction_id is not None:
+                out.last_seq = await uow.sessions.last_event_seq(
+                    session.charger_id, session.transaction_id
+                )
             return EventAnswer(auth, self._running_cost(session))
 
         answer = await self._write(out, _event)
@@ -376,6 +410,7 @@ class TransactionService:
         async def run(uow: UnitOfWork, emitted: list[DomainEvent]) -> T:
             out.events.clear()
             out.adopted.clear()
+            out.last_seq = None
             result = await work(uow)
             emitted.extend(out.adopted)
             now = self._clock.now()
@@ -383,11 +418,87 @@ class TransactionService:
                 emitted.append(DomainEvent(name, session.id, now, session_event_data(session)))
             return result
 
-        return await journaled_write(self._db, self._events, run)
+        result = await journaled_write(self._db, self._events, run)
+        for _, session in out.events:
+            self._note_running(session, out.last_seq)
+        return result
+
+    # -- running transactions: samples recorded without reads --------------------------------
+    #
+    # Meter values are most of what chargers send. For a transaction whose committed state we
+    # hold, they become plain changes (``Database.apply``): no reads, and group commit turns
+    # the changes of many chargers into a few multi-row statements. Anything unusual (an
+    # unknown transaction, an out-of-order or replayed seqNo, a token, another EVSE) takes
+    # the general path above, which reads the stored state and refreshes what we hold.
+
+    async def _record_samples(
+        self,
+        running: _Running,
+        samples: list[MeterSample],
+        msg: TransactionEvent | None,
+        seen: TransactionEventSeen | None,
+    ) -> Session:
+        now = self._clock.now()
+        session = copy.copy(running.session)
+        if msg is not None:
+            if msg.charging_state == "Charging" and session.charging_start is None:
+                session.charging_start = msg.timestamp
+            session.offline = session.offline or msg.offline
+        apply_samples(session, samples, baseline_from_samples=_from_samples(session))
+        session.updated_at = now
+        event = DomainEvent(ev.SESSION_UPDATED, session.id, now, session_event_data(session))
+        changes: list[Change] = [SamplesAdded(session.id, samples), SessionMetered(session)]
+        if seen is not None:
+            changes.append(seen)
+        changes.append(EventJournaled(event))
+        await self._db.apply(changes)
+        key = (session.charger_id, str(session.transaction_id))
+        if self._running.get(key) is running:  # nothing else changed it meanwhile
+            last_seq = msg.seq_no if msg is not None else None
+            self._running[key] = _Running(session, last_seq)
+        self._events.publish(event)
+        return session
+
+    def _note_running(self, session: Session, last_seq: int | None) -> None:
+        """Hold the committed state of a started transaction; forget it once it is not."""
+        if session.transaction_id is None:
+            return
+        key = (session.charger_id, session.transaction_id)
+        if session.status is SessionStatus.STARTED:
+            self._running[key] = _Running(copy.copy(session), last_seq)
+        else:
+            self._running.pop(key, None)
+
+    def _forget_changed(self, event: DomainEvent) -> None:
+        """Another write changed a transaction we hold (a joined remote start): forget it."""
+        if not event.name.startswith("session."):
+            return
+        key = (event.data.get("charger_id"), event.data.get("transaction_id"))
+        running = self._running.get(key)  # type: ignore[arg-type]
+        if running is None:
+            return
+        if running.session.id != event.subject or event.data.get("status") != "started":
+            del self._running[key]  # type: ignore[arg-type]
 
 
 def _from_samples(session: Session) -> bool:
     return session.protocol is Protocol.V201
+
+
+def _samples_only(running: _Running, msg: TransactionEvent) -> bool:
+    """True when ``msg`` only adds samples to ``running``: the next seqNo, nothing else new."""
+    session = running.session
+    return (
+        msg.event_type == "Updated"
+        and running.last_seq is not None
+        and msg.seq_no == running.last_seq + 1
+        and msg.id_token is None
+        and msg.remote_start_id in (None, session.remote_start_id)
+        and msg.evse_id in (None, session.evse_id)
+        and msg.connector_id in (None, session.connector_id)
+        and session.session_start is not None
+        and msg.timestamp >= session.session_start
+    )
 
 
 def _stop_problem(session: Session | None, msg: StopTransaction) -> str | None:

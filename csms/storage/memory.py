@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from csms.domain.changes import Change, apply_in, seq_of_key
 from csms.domain.events import DomainEvent
 from csms.domain.model import (
     ApiKey,
@@ -207,6 +208,14 @@ class SessionRepository:
             return False
         self._events.add(item)
         return True
+
+    async def last_event_seq(self, charger_id: str, transaction_id: str) -> int | None:
+        seqs = [
+            seq_of_key(key)
+            for charger, tx, key in self._events
+            if (charger, tx) == (charger_id, transaction_id)
+        ]
+        return max((s for s in seqs if s is not None), default=None)
 
     async def add_failed_stop(self, failed: FailedStop) -> None:
         self._failed.append(failed)
@@ -443,6 +452,13 @@ class MemoryDatabase:
         task: asyncio.Task[object] = asyncio.ensure_future(self.write(work))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        async with self._lock:
+            await apply_in(self.uow, changes)
+
+    def apply_soon(self, changes: Sequence[Change]) -> None:
+        self.write_soon(lambda uow: apply_in(uow, changes))
 
     async def read(self, work: Work[T]) -> T:
         uow: UnitOfWork = self.uow

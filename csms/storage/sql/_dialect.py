@@ -16,7 +16,12 @@ Insert = sqlite.Insert | postgresql.Insert
 
 def insert(session: AsyncSession, table: Table) -> Insert:
     """An ``INSERT`` that knows ``ON CONFLICT`` on the session's backend."""
-    if session.get_bind().dialect.name == "postgresql":
+    return dialect_insert(session.get_bind().dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: Table) -> Insert:
+    """An ``INSERT`` that knows ``ON CONFLICT`` on the backend called ``dialect``."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from csms.storage.sql import inline_sqlite
+
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -26,7 +28,7 @@ _SQLITE_PRAGMAS = (
 
 # Charger-supplied JSON may hold values json cannot encode (a datetime in event data): store
 # their text rather than fail a write the charger would only retry forever.
-_json_dumps = functools.partial(json.dumps, default=str)
+json_dumps = functools.partial(json.dumps, default=str)
 
 
 def async_url(url: str) -> URL:
@@ -43,16 +45,19 @@ def async_url(url: str) -> URL:
 def create_engine(url: str) -> AsyncEngine:
     """Create the ``AsyncEngine`` for ``url`` (plain or async scheme).
 
-    For SQLite the database file's folder is created and every new connection gets WAL,
+    For SQLite the database file's folder is created, statements run on the event loop's
+    thread (``inline_sqlite``: no aiosqlite thread) and every new connection gets WAL,
     ``synchronous=NORMAL``, a 5 s busy timeout and enforced foreign keys.
     """
     parsed = async_url(url)
-    options: dict[str, Any] = {"json_serializer": _json_dumps}
+    options: dict[str, Any] = {"json_serializer": json_dumps}
     if parsed.get_backend_name() != "sqlite":
         engine = create_async_engine(parsed, pool_pre_ping=True, **options)
         return engine
     _create_parent_folder(parsed.database)
-    engine = create_async_engine(parsed, **options)
+    uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
+    connect = inline_sqlite.connector(parsed.database or ":memory:", uri=uri)
+    engine = create_async_engine(parsed, async_creator=connect, **options)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
 

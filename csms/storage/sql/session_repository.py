@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.domain.changes import seq_of_key
 from csms.domain.model import FailedStop, MeterSample, Protocol, Session, SessionStatus
 from csms.storage.sql import tables
 from csms.storage.sql._dialect import insert, upsert, values_of
@@ -101,8 +102,8 @@ class SessionRepository:
 
     async def add_samples(self, session_id: str, samples: Sequence[MeterSample]) -> int:
         unique: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in _sample_rows(session_id, samples):
-            unique.setdefault(_sample_key(row), row)
+        for row in sample_rows(session_id, samples):
+            unique.setdefault(sample_key(row), row)
         rows = list(unique.values())
         if not rows:
             return 0
@@ -140,6 +141,16 @@ class SessionRepository:
         )
         result = await self._session.execute(stmt)
         return result.first() is not None
+
+    async def last_event_seq(self, charger_id: str, transaction_id: str) -> int | None:
+        row = tables.TransactionEventRow
+        result = await self._session.execute(
+            select(row.key).where(
+                row.charger_id == charger_id, row.transaction_id == transaction_id
+            )
+        )
+        seqs = [seq_of_key(key) for key in result.scalars()]
+        return max((seq for seq in seqs if seq is not None), default=None)
 
     async def add_failed_stop(self, failed: FailedStop) -> None:
         await self._session.execute(_failed.insert().values(values_of(failed)))
@@ -189,7 +200,8 @@ def session_of(values: Mapping[str, Any]) -> Session:
     return session
 
 
-def _sample_rows(session_id: str, samples: Sequence[MeterSample]) -> list[dict[str, Any]]:
+def sample_rows(session_id: str, samples: Sequence[MeterSample]) -> list[dict[str, Any]]:
+    """The rows of ``samples``, optional text fields as "" (part of the unique key)."""
     rows = []
     for sample in samples:
         row = values_of(sample)
@@ -200,7 +212,7 @@ def _sample_rows(session_id: str, samples: Sequence[MeterSample]) -> list[dict[s
     return rows
 
 
-def _sample_key(row: dict[str, Any]) -> tuple[Any, ...]:
+def sample_key(row: dict[str, Any]) -> tuple[Any, ...]:
     names = ("timestamp", "measurand", "phase", "location", "context", "value")
     return tuple(row[name] for name in names)
 

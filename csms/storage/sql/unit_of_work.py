@@ -2,8 +2,9 @@
 
 Writes are durable before they are acknowledged, so every ``write`` waits for a commit. To keep
 throughput up, one writer task commits concurrent writes together: it takes everything queued
-(up to ``max_batch`` items), runs each work function in turn inside one transaction, commits
-once, then answers every caller. If any item raises or the commit fails, the batch is rolled
+(up to ``max_batch`` items), runs each work function in turn inside one transaction (the
+changes of ``apply`` calls become multi-row statements, see ``changes.py``), commits once,
+then answers every caller. If any item raises or the commit fails, the batch is rolled
 back and each item is re-run alone in its own transaction, so one bad write fails only its own
 caller. Work functions must therefore be safe to run again (the port says so).
 """
@@ -13,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain import ports
+from csms.domain.changes import Change
 from csms.domain.ports import Work
+from csms.storage.sql.changes import StagedChanges
 from csms.storage.sql.outbox_repositories import (
     DeliveryRepository,
     JournalRepository,
@@ -54,7 +58,7 @@ class SqlUnitOfWork:
 
 @dataclass(slots=True)
 class _Write:
-    work: Work[Any]
+    work: Work[Any] | Sequence[Change]  # a function to run, or changes to stage (``apply``)
     future: asyncio.Future[Any] | None  # None for write_soon: nobody waits
 
 
@@ -97,6 +101,20 @@ class SqlDatabase:
         self._queue.put_nowait(_Write(work, future))
         result: T = await future
         return result
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        self._ensure_writer()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(changes, future))
+        await future
+
+    def apply_soon(self, changes: Sequence[Change]) -> None:
+        try:
+            self._ensure_writer()
+        except RuntimeError:
+            _log.exception("apply_soon dropped %d changes", len(changes))
+            return
+        self._queue.put_nowait(_Write(changes, None))
 
     def write_soon(self, work: Work[object]) -> None:
         try:
@@ -170,10 +188,24 @@ class SqlDatabase:
             _settle(item, result=result)
 
     async def _transaction(self, items: list[_Write]) -> list[Any]:
-        """Run ``items`` in order in one transaction; return their results once committed."""
+        """Run ``items`` in order in one transaction; return their results once committed.
+
+        Changes are staged and flushed as multi-row statements before the next work function
+        and before the commit, so each work function sees everything queued before it.
+        """
         async with self._sessions() as session, session.begin():
             uow = SqlUnitOfWork(session)
-            return [await item.work(uow) for item in items]
+            staged = StagedChanges()
+            results: list[Any] = []
+            for item in items:
+                if callable(item.work):
+                    await staged.flush(session)
+                    results.append(await item.work(uow))
+                else:
+                    staged.add(item.work)
+                    results.append(None)
+            await staged.flush(session)
+            return results
 
     def _fail_unanswered(self, batch: list[_Write]) -> None:
         pending = list(batch)

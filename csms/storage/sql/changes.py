@@ -1,0 +1,293 @@
+"""``Database.apply`` over SQL: the changes of many callers as a few multi-row statements.
+
+The group-commit writer collects the changes of consecutive ``apply`` calls in a
+:class:`StagedChanges` and flushes it (one ``executemany`` per kind of change) before the next
+``write`` in the batch runs and before the commit, so every write sees the changes queued
+before it and the journal keeps the order in which events were queued. Within one flush the
+last change to a row wins (changes to a charger are merged field by field, in order).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Executable, Table, bindparam, func, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
+
+from csms.domain.changes import (
+    METERED_FIELDS,
+    Change,
+    ChargerRegistered,
+    ChargerUpdated,
+    ConnectorStatusSet,
+    EventJournaled,
+    SamplesAdded,
+    SessionMetered,
+    TransactionEventSeen,
+)
+from csms.domain.model import SessionStatus
+from csms.storage.sql import tables
+from csms.storage.sql._dialect import dialect_insert, values_of
+from csms.storage.sql.engine import json_dumps
+from csms.storage.sql.inline_sqlite import InlineConnection
+from csms.storage.sql.session_repository import sample_key, sample_rows
+
+_samples = tables.table_of(tables.MeterSampleRow)
+_sessions = tables.table_of(tables.SessionRow)
+_seen = tables.table_of(tables.TransactionEventRow)
+_journal = tables.table_of(tables.JournalRow)
+_chargers = tables.table_of(tables.ChargerRow)
+_connectors = tables.table_of(tables.ConnectorRow)
+
+_CONNECTOR_KEY = ("charger_id", "evse_id", "connector_id")
+_CONNECTOR_SET = ("status", "error_code", "info", "timestamp")
+
+Rows = list[dict[str, Any]]
+
+
+class StagedChanges:
+    """Changes waiting for the next flush, grouped by statement, each group in queue order."""
+
+    def __init__(self) -> None:
+        self._registered: dict[str, dict[str, Any]] = {}
+        self._charger_updates: dict[str, dict[str, Any]] = {}
+        self._connectors: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._samples: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._seen: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._metered: dict[str, dict[str, Any]] = {}
+        self._journal: Rows = []
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __bool__(self) -> bool:
+        return any(
+            (
+                self._registered,
+                self._charger_updates,
+                self._connectors,
+                self._samples,
+                self._seen,
+                self._metered,
+                self._journal,
+            )
+        )
+
+    def add(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if isinstance(change, SamplesAdded):
+                for row in sample_rows(change.session_id, change.samples):
+                    self._samples.setdefault((row["session_id"], *sample_key(row)), row)
+            elif isinstance(change, SessionMetered):
+                session = change.session
+                values = {name: getattr(session, name) for name in METERED_FIELDS}
+                values["id"] = session.id
+                self._metered[session.id] = values
+            elif isinstance(change, EventJournaled):
+                event = change.event
+                row = {"name": event.name, "subject": event.subject, "at": event.at}
+                row["data"] = event.data
+                self._journal.append(row)
+            elif isinstance(change, TransactionEventSeen):
+                key = (change.charger_id, change.transaction_id, change.key)
+                self._seen[key] = dict(
+                    zip(("charger_id", "transaction_id", "key"), key, strict=True)
+                )
+            else:
+                self._add_charger_change(change)
+
+    def _add_charger_change(
+        self, change: ChargerRegistered | ChargerUpdated | ConnectorStatusSet
+    ) -> None:
+        if isinstance(change, ChargerRegistered):
+            self._registered.setdefault(change.charger.id, values_of(change.charger))
+        elif isinstance(change, ChargerUpdated):
+            merged = self._charger_updates.setdefault(change.charger_id, {})
+            merged.update(change.values)
+        else:
+            row = values_of(change.state)
+            key = tuple(row[name] for name in _CONNECTOR_KEY)
+            known = self._connectors.get(key)
+            if known is None or not _older(row["timestamp"], known["timestamp"]):
+                self._connectors[key] = row
+
+    def batches(self) -> list[tuple[str, Rows]]:
+        """The staged rows as (statement kind, rows), in the order to run them; clears."""
+        out: list[tuple[str, Rows]] = [("registered", list(self._registered.values()))]
+        by_fields: dict[tuple[str, ...], Rows] = {}
+        for charger_id, values in self._charger_updates.items():
+            by_fields.setdefault(tuple(values), []).append({**values, "id": charger_id})
+        out += [("charger:" + ",".join(fields), rows) for fields, rows in by_fields.items()]
+        out += [
+            ("connectors", list(self._connectors.values())),
+            ("samples", list(self._samples.values())),
+            ("seen", list(self._seen.values())),
+            ("metered", list(self._metered.values())),
+            ("journal", self._journal),
+        ]
+        self.clear()
+        return [(kind, rows) for kind, rows in out if rows]
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Run the staged statements in ``session``'s transaction and forget them.
+
+        On SQLite they go straight to the sqlite3 connection under the session
+        (``inline_sqlite``), with values converted exactly as the SQLAlchemy column types would
+        (a test compares both), skipping SQLAlchemy's per-row work; elsewhere they are Core
+        ``executemany`` statements.
+        """
+        if not self:
+            return
+        conn = await session.connection()
+        driver = (await conn.get_raw_connection()).driver_connection
+        if isinstance(driver, InlineConnection):
+            raw = driver.sqlite()
+            for kind, rows in self.batches():
+                statement = _sqlite_statement(kind)
+                raw.executemany(statement.sql, statement.params(rows))
+            return
+        dialect = conn.dialect.name
+        for kind, rows in self.batches():
+            if kind == "metered" or kind.startswith("charger:"):
+                rows = [_where_id(row) for row in rows]
+            await conn.execute(_core_statement(kind, dialect), rows)
+
+
+def _older(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and a < b
+
+
+# -- SQLAlchemy Core (PostgreSQL) -----------------------------------------------------------
+
+
+@cache
+def _core_statement(kind: str, dialect: str) -> Executable:
+    if kind == "registered":
+        return dialect_insert(dialect, _chargers).on_conflict_do_nothing()
+    if kind.startswith("charger:"):
+        fields = kind.removeprefix("charger:").split(",")
+        return _update(_chargers, fields, _chargers.c.id == bindparam("b_id"))
+    if kind == "connectors":
+        stmt = dialect_insert(dialect, _connectors)
+        table = _connectors
+        return stmt.on_conflict_do_update(
+            index_elements=list(_CONNECTOR_KEY),
+            set_={
+                **{name: stmt.excluded[name] for name in _CONNECTOR_SET},
+                "evse_ref": func.coalesce(stmt.excluded.evse_ref, table.c.evse_ref),
+            },
+            where=or_(
+                table.c.timestamp.is_(None),
+                stmt.excluded.timestamp.is_(None),
+                table.c.timestamp <= stmt.excluded.timestamp,
+            ),
+        )
+    if kind == "samples":
+        return dialect_insert(dialect, _samples).on_conflict_do_nothing()
+    if kind == "seen":
+        return dialect_insert(dialect, _seen).on_conflict_do_nothing()
+    if kind == "metered":
+        started = _sessions.c.status == SessionStatus.STARTED.value
+        return _update(_sessions, METERED_FIELDS, _sessions.c.id == bindparam("b_id"), started)
+    assert kind == "journal", kind
+    return _journal.insert()
+
+
+def _where_id(row: dict[str, Any]) -> dict[str, Any]:
+    values = {name: value for name, value in row.items() if name != "id"}
+    values["b_id"] = row["id"]
+    return values
+
+
+def _update(table: Table, fields: Sequence[str], *where: Any) -> Executable:
+    # Core reserves a column's name for its SET parameter: the WHERE takes ``b_id``.
+    return update(table).where(*where).values({name: bindparam(name) for name in fields})
+
+
+# -- sqlite3 directly ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SqliteStatement:
+    """A plain SQL statement for sqlite3 and the converters of its parameters, in order."""
+
+    sql: str
+    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+
+    def params(self, rows: Rows) -> list[tuple[Any, ...]]:
+        return [tuple(convert(row[key]) for key, convert in self.converters) for row in rows]
+
+
+@cache
+def _sqlite_statement(kind: str) -> _SqliteStatement:
+    if kind == "registered":
+        return _sqlite_insert(_chargers, list(_chargers.c.keys()), "ON CONFLICT DO NOTHING")
+    if kind.startswith("charger:"):
+        fields = kind.removeprefix("charger:").split(",")
+        return _sqlite_update(_chargers, fields, "id = ?")
+    if kind == "connectors":
+        sets = [f"{name} = excluded.{name}" for name in _CONNECTOR_SET]
+        sets.append("evse_ref = coalesce(excluded.evse_ref, connectors.evse_ref)")
+        tail = (
+            f"ON CONFLICT ({', '.join(_CONNECTOR_KEY)}) DO UPDATE SET {', '.join(sets)} "
+            "WHERE connectors.timestamp IS NULL OR excluded.timestamp IS NULL "
+            "OR connectors.timestamp <= excluded.timestamp"
+        )
+        return _sqlite_insert(_connectors, list(_connectors.c.keys()), tail)
+    if kind == "samples":
+        columns = [column.name for column in _samples.c if column.name != "id"]
+        return _sqlite_insert(_samples, columns, "ON CONFLICT DO NOTHING")
+    if kind == "seen":
+        return _sqlite_insert(
+            _seen, ["charger_id", "transaction_id", "key"], "ON CONFLICT DO NOTHING"
+        )
+    if kind == "metered":
+        started = f"status = '{SessionStatus.STARTED.value}'"
+        return _sqlite_update(_sessions, METERED_FIELDS, f"id = ? AND {started}")
+    assert kind == "journal", kind
+    return _sqlite_insert(_journal, ["name", "subject", "at", "data"], "")
+
+
+def _sqlite_insert(table: Table, columns: Sequence[str], tail: str) -> _SqliteStatement:
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {tail}".strip()
+    return _SqliteStatement(sql, tuple((name, _converter(table, name)) for name in columns))
+
+
+def _sqlite_update(table: Table, fields: Sequence[str], where: str) -> _SqliteStatement:
+    sets = ", ".join(f"{name} = ?" for name in fields)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
+    converters = tuple((name, _converter(table, name)) for name in [*fields, "id"])
+    return _SqliteStatement(sql, converters)
+
+
+def _converter(table: Table, column: str) -> Callable[[Any], Any]:
+    column_type: TypeEngine[Any] = table.c[column].type
+    if isinstance(column_type, tables.UtcDateTime):
+        return _sqlite_time
+    if isinstance(column_type, JSON):
+        return json_dumps
+    return _plain
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """As SQLAlchemy's SQLite ``DATETIME`` stores a naive UTC time (always 6 digits)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the domain only deals in aware UTC")
+    t = value.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
