@@ -4,7 +4,9 @@ A charger is one task (plus the reader task of its ``rpc.Connection``). While id
 a single future with a timer (no polling), woken early by a stop or by its socket closing. The
 protocol work is done by the simulator's adapters (``v16.Adapter`` / ``v201.Adapter``, attached
 without a transaction queue: every message is a plain call); this module only decides *when*.
-Every failure is counted in :class:`~charger_sim.fleet.stats.Stats`, never raised past the task.
+The one exception is ``--flood``: after the first sample of the transaction, the adapter's frame
+is reused with the new numbers filled in (``flood.py``). Every failure is counted in
+:class:`~charger_sim.fleet.stats.Stats`, never raised past the task.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from websockets.asyncio.client import ClientConnection
 
 from charger_sim import v16, v201
 from charger_sim.adapter import Adapter, StopReason
-from charger_sim.fleet.connection import Failure, Lost, MeteredConnection, open_socket
+from charger_sim.fleet.connection import (
+    Deadlines,
+    Failure,
+    Lost,
+    MeteredConnection,
+    open_socket,
+)
+from charger_sim.fleet.flood import SampleFrames, WireClock, template
 from charger_sim.fleet.options import FleetOptions
 from charger_sim.fleet.stats import Stats
 from charger_sim.model import Evse, Identity, Station, ac_energy_wh
@@ -46,6 +55,11 @@ class FleetContext:
     expected: int  # chargers in this worker
     tls: ssl.SSLContext | None = None  # for wss://, shared (connection.tls_context)
     all_accepted: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: WireClock = field(default_factory=WireClock)  # flood sample timestamps
+    deadlines: Deadlines = field(init=False)  # timeouts of the flood's calls
+
+    def __post_init__(self) -> None:
+        self.deadlines = Deadlines(self.options.call_timeout)
 
 
 class SimCharger:
@@ -62,6 +76,8 @@ class SimCharger:
         self._wake: asyncio.Future[None] | None = None
         self._ever_connected = self._ever_answered = self._ever_accepted = False
         self._adapter: Adapter | None = None
+        self._connection: MeteredConnection | None = None
+        self._frames_sent = 0  # the message id of the last flood sample sent from a template
         self._beat_every = math.inf
         self._next_beat = math.inf
 
@@ -103,9 +119,11 @@ class SimCharger:
             timeout=self._ctx.options.call_timeout,
             stats=stats,
             on_close=self._on_closed,
+            deadlines=self._ctx.deadlines,
         )
         adapter.attach(connection)
-        self._adapter, self._lost, self._leaving = adapter, False, False
+        self._adapter, self._connection = adapter, connection
+        self._lost, self._leaving = False, False
         stats.online += 1
         booted = False
         try:
@@ -121,7 +139,7 @@ class SimCharger:
             if self._lost:
                 stats.disconnects += 1
                 stats.error("disconnected by the CSMS or the network")
-            self._leaving, self._adapter = True, None
+            self._leaving, self._adapter, self._connection = True, None, None
             self._beat_every = self._next_beat = math.inf
             await connection.close()
             self._lost = False  # else the pause before reconnecting would not wait
@@ -218,8 +236,11 @@ class SimCharger:
         options, stats, adapter = self._ctx.options, self._ctx.stats, self._current()
         with contextlib.suppress(*Failure):
             await adapter.charging(evse)
+        if options.flood:
+            await self._flood(evse)
+            return
         per_sample = options.meter_interval
-        wait = 0.0 if options.flood else per_sample / options.time_scale
+        wait = per_sample / options.time_scale
         tx = evse.transaction
         while seconds > 0 and tx is not None and not tx.stop_requested:
             step = min(per_sample, seconds)
@@ -234,6 +255,49 @@ class SimCharger:
             with contextlib.suppress(*Failure):
                 await adapter.sample(evse)
                 stats.sample_acked(time.perf_counter() - started)
+
+    async def _flood(self, evse: Evse) -> None:
+        """Samples back to back, each sent once the previous one is answered, until stopped.
+
+        Each adds one ``--meter-interval`` of energy, as in :meth:`_charge`. The first goes
+        through the adapter; the rest reuse its frame (see ``flood.py``), which only works
+        because nothing else of the transaction changes meanwhile in fleet mode.
+        """
+        options, stats, adapter = self._ctx.options, self._ctx.stats, self._current()
+        connection, clock = self._connection, self._ctx.clock
+        assert connection is not None
+        loop = asyncio.get_running_loop()
+        tx = evse.transaction
+        step_wh = ac_energy_wh(options.power_kw, options.meter_interval)
+        delivered = stats.energy_delivered_wh
+        frames: SampleFrames | None = None
+        action = ""
+        while tx is not None and not tx.stop_requested:
+            due = self._stopping or self._lost or self._next_beat <= loop.time()
+            if due and not await self._idle(0.0):  # stopped, lost, or a heartbeat is due
+                return
+            evse.meter.add(step_wh)
+            wh = self._meter_wh = evse.meter.wh
+            delivered[self.protocol] += step_wh
+            started = time.perf_counter()
+            try:
+                if frames is None:
+                    connection.last_call = None
+                    try:
+                        await adapter.sample(evse)
+                    finally:
+                        if connection.last_call is not None:
+                            action, payload = connection.last_call
+                            frames = template(action, payload, wh)
+                else:
+                    self._frames_sent += 1
+                    message_id = str(self._frames_sent)
+                    seq = tx.next_seq_no()
+                    frame = frames.frame(message_id, clock.now(), wh, seq)
+                    await connection.call_frame(action, message_id, frame)
+            except Failure:
+                continue
+            stats.sample_acked(time.perf_counter() - started)
 
     async def _end(self, evse: Evse) -> None:
         """Stop the transaction (Local, or Remote if the CSMS asked), then unplug."""

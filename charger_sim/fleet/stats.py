@@ -23,6 +23,9 @@ _LOWEST = 1e-5  # 10 µs: the upper edge of bucket 0
 _GROWTH = 1.02
 _LOG_GROWTH = math.log(_GROWTH)
 _BUCKETS = 1000  # up to 10 µs * 1.02**1000, about 66 minutes
+# bucket = ceil(log(seconds / _LOWEST) / _LOG_GROWTH), as one multiply and one subtract
+_SCALE = 1 / _LOG_GROWTH
+_OFFSET = math.log(_LOWEST) / _LOG_GROWTH
 
 
 class Histogram:
@@ -37,13 +40,18 @@ class Histogram:
         self.max = 0.0
 
     def record(self, seconds: float) -> None:
+        # Once or twice per message in a flood: kept to the cheapest operations.
         index = 0
         if seconds > _LOWEST:
-            index = min(_BUCKETS - 1, math.ceil(math.log(seconds / _LOWEST) / _LOG_GROWTH))
-        self.buckets[index] = self.buckets.get(index, 0) + 1
+            index = math.ceil(math.log(seconds) * _SCALE - _OFFSET)
+            if index >= _BUCKETS:
+                index = _BUCKETS - 1
+        buckets = self.buckets
+        buckets[index] = buckets.get(index, 0) + 1
         self.count += 1
         self.total += seconds
-        self.max = max(self.max, seconds)
+        if seconds > self.max:
+            self.max = seconds
 
     def add(self, other: Histogram) -> None:
         for index, n in other.buckets.items():

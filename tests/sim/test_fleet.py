@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
+from charger_sim import timefmt, v16, v201
 from charger_sim.__main__ import main
 from charger_sim.fleet import Fleet, FleetOptions, UsageError, exit_code
 from charger_sim.fleet.charger import METER_START_WH
+from charger_sim.fleet.flood import WireClock, template
 from charger_sim.fleet.report import Progress
 from charger_sim.fleet.stats import Histogram, Stats
+from charger_sim.model import Identity, Station
+from charger_sim.rpc import Payload
+from charger_sim.sampling import MeterSpec
 from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.domain.events import DomainEvent
@@ -24,7 +31,7 @@ from csms.domain.model import SessionStatus
 from tests.certs import TestCa
 from tests.conftest import MakeCsms
 from tests.sim.conftest import in_background, sim_url
-from tests.sim.strict_csms import running_strict_csms
+from tests.sim.strict_csms import check_timestamp, running_strict_csms
 from tests.sim.test_security_profiles import server_tls
 
 ENERGY = "Energy.Active.Import.Register"
@@ -179,6 +186,195 @@ async def test_cli_with_two_workers_merges_their_counts(
     assert summary["chargers"]["accepted"] == summary["chargers"]["connected"] == 6
     assert summary["calls"]["acknowledged"] >= 12
     assert "connected" in err.decode()  # the progress line
+
+
+SAMPLE_ACTIONS = {"1.6": "MeterValues", "2.0.1": "TransactionEvent"}
+SAMPLE_WH = 183  # a sample's energy at the defaults: 11 kW for 60 s
+
+
+def _samples(strict: Any, charger_id: str, version: str) -> list[Payload]:
+    """The periodic samples ``charger_id`` sent the strict CSMS, in order."""
+    return [
+        r.payload
+        for r in strict.received(charger_id)
+        if r.action == SAMPLE_ACTIONS[version]
+        and r.payload.get("triggerReason", "MeterValuePeriodic") == "MeterValuePeriodic"
+    ]
+
+
+def _register(sample: Payload) -> int:
+    return int(sample["meterValue"][0]["sampledValue"][0]["value"])
+
+
+async def test_flood_sends_schema_valid_samples_with_rising_registers() -> None:
+    """Flood frames (built from a template after the first sample) pass the strict CSMS's
+    official-schema checks (message ids never reused); registers only go up, 2.0.1 seqNos count
+    up without a gap, and the summary counts exactly what the CSMS got."""
+    async with running_strict_csms() as strict:
+        url = f"ws://127.0.0.1:{strict.port}/ocpp"
+        fleet = Fleet(FleetOptions(url=url, count=2, protocol="mix", flood=True))
+        async with in_background(fleet.run()) as run, asyncio.timeout(TIMEOUT):
+            enough = METER_START_WH + 60 * SAMPLE_WH
+            await strict.wait_for("SIM00001", "MeterValues", lambda p: _register(p) > enough)
+            await strict.wait_for("SIM00002", "TransactionEvent", lambda p: p["seqNo"] > 60)
+            fleet.stop()
+            summary = await run
+    assert strict.violations == []
+    acknowledged = 0
+    for charger_id, version in CHARGERS:
+        samples = _samples(strict, charger_id, version)
+        acknowledged += len(samples)
+        registers = [_register(s) for s in samples]
+        assert registers == sorted(set(registers)) and registers[0] > METER_START_WH
+        if version == "2.0.1":
+            events = [
+                r.payload for r in strict.received(charger_id) if r.action == "TransactionEvent"
+            ]
+            assert [e["seqNo"] for e in events] == list(range(len(events)))
+            assert all(s["timestamp"] == s["meterValue"][0]["timestamp"] for s in samples)
+    assert summary["meter_samples"]["acknowledged"] == acknowledged
+    assert summary["latency_ms"]["meter_samples"]["count"] == acknowledged
+    assert summary["calls"]["sent"] == summary["calls"]["acknowledged"]
+    energy = summary["energy_wh"]
+    assert energy["delivered"] == energy["completed_transactions"]
+    assert energy["delivered"]["total"] == acknowledged * SAMPLE_WH
+    assert summary["ok"]
+
+
+CHARGERS = [("SIM00001", "1.6"), ("SIM00002", "2.0.1")]
+
+
+async def test_flood_counts_unanswered_samples_as_timeouts() -> None:
+    """A sample the CSMS never answers is a timeout (after --call-timeout); the next follows."""
+    async with running_strict_csms(silent_on=frozenset(["MeterValues"])) as strict:
+        url = f"ws://127.0.0.1:{strict.port}/ocpp"
+        fleet = Fleet(FleetOptions(url=url, protocol="1.6", flood=True, call_timeout=0.2))
+        async with in_background(fleet.run()) as run, asyncio.timeout(TIMEOUT):
+            third = METER_START_WH + 3 * SAMPLE_WH
+            await strict.wait_for("SIM00001", "MeterValues", lambda p: _register(p) > third)
+            fleet.stop()
+            summary = await run
+    assert strict.violations == []
+    sent = len(_samples(strict, "SIM00001", "1.6"))
+    calls = summary["calls"]
+    assert calls["timeouts"] == sent and calls["sent"] == calls["acknowledged"] + sent
+    assert summary["meter_samples"]["acknowledged"] == 0 and summary["sessions"]["completed"] == 1
+    errors = {e["message"]: e["count"] for e in summary["errors"]["first"]}
+    assert errors == {"MeterValues: no answer within the call timeout": sent}
+
+
+async def test_flood_counts_callerrors() -> None:
+    """A CALLERROR answer to a sample is counted as such, and the flood goes on."""
+    seen: dict[str, int] = {}
+    refused_20 = asyncio.Event()
+
+    async def refusing_samples(ws: ServerConnection) -> None:
+        async for raw in ws:
+            _, message_id, action, _ = json.loads(raw)
+            seen[action] = seen.get(action, 0) + 1
+            if action == "MeterValues":
+                answer: list[Any] = [4, message_id, "InternalError", "no", {}]
+                if seen[action] == 20:
+                    refused_20.set()
+            else:
+                accepted = {"status": "Accepted"}
+                payload: Payload = {"idTagInfo": accepted}
+                if action == "BootNotification":
+                    payload = {**accepted, "currentTime": timefmt.now(), "interval": 300}
+                elif action == "StartTransaction":
+                    payload["transactionId"] = 1
+                elif action != "StopTransaction":
+                    payload = {} if action != "Authorize" else payload
+                answer = [3, message_id, payload]
+            await ws.send(json.dumps(answer))
+
+    async with serve(
+        refusing_samples, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")]
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        fleet = Fleet(FleetOptions(url=f"ws://127.0.0.1:{port}/ocpp", protocol="1.6", flood=True))
+        async with in_background(fleet.run()) as run, asyncio.timeout(TIMEOUT):
+            await refused_20.wait()
+            fleet.stop()
+            summary = await run
+    calls, errors = summary["calls"], summary["errors"]
+    assert calls["callerror"] == seen["MeterValues"] == errors["total"]
+    assert errors["first"] == [
+        {"message": "MeterValues: CALLERROR InternalError", "count": seen["MeterValues"]}
+    ]
+    assert calls["acknowledged"] == calls["sent"] - calls["callerror"]
+    assert summary["meter_samples"]["acknowledged"] == 0 and summary["sessions"]["completed"] == 1
+
+
+class _Capture:
+    """A caller that records each CALL and answers as a CSMS accepting everything."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Payload]] = []
+
+    async def call(self, action: str, payload: Payload) -> Payload:
+        self.calls.append((action, payload))
+        accepted = {"status": "Accepted"}
+        return {"transactionId": 42, "idTagInfo": accepted, "idTokenInfo": accepted}
+
+
+@pytest.mark.parametrize("adapter_class", [v16.Adapter, v201.Adapter])
+async def test_flood_frames_equal_what_the_adapter_sends(
+    adapter_class: type[v16.Adapter] | type[v201.Adapter],
+) -> None:
+    """A template frame is the adapter's own CALL for the same id, time, register and seqNo."""
+    station = Station.build("SIM00001", Identity(), 1, METER_START_WH)
+    evse, caller = station.evse(1), _Capture()
+    adapter = adapter_class(station)
+    adapter.attach(caller)
+    await adapter.start(evse, "SIMTAG01", None)
+    await adapter.sample(evse)
+    action, first = caller.calls[-1]
+    frames = template(action, first, evse.meter.wh)
+    assert frames is not None
+    for _ in range(3):
+        evse.meter.add(183)
+        await adapter.sample(evse)
+        action, payload = caller.calls[-1]
+        stamp = payload["meterValue"][0]["timestamp"]
+        frame = frames.frame("17", stamp, evse.meter.wh, payload.get("seqNo", -1))
+        assert json.loads(frame) == [2, "17", action, payload]
+
+
+@pytest.mark.parametrize("adapter_class", [v16.Adapter, v201.Adapter])
+async def test_samples_other_than_the_wh_register_get_no_template(
+    adapter_class: type[v16.Adapter] | type[v201.Adapter],
+) -> None:
+    """Only a periodic sample of the register alone in Wh is templated; others (kWh, more
+    measurands, another context) stay with the adapter."""
+    station = Station.build("SIM00001", Identity(), 1, METER_START_WH)
+    station.metering = MeterSpec(unit="kWh")
+    evse, caller = station.evse(1), _Capture()
+    adapter = adapter_class(station)
+    adapter.attach(caller)
+    await adapter.start(evse, "SIMTAG01", None)
+    await adapter.sample(evse)
+    action, payload = caller.calls[-1]
+    assert template(action, payload, evse.meter.wh) is None
+    station.metering = MeterSpec()
+    await adapter.sample(evse)
+    action, payload = caller.calls[-1]
+    assert template(action, payload, evse.meter.wh) is not None
+    sampled = payload["meterValue"][0]["sampledValue"]
+    sampled.append({**sampled[0], "measurand": "Power.Active.Import", "unit": "W"})
+    assert template(action, payload, evse.meter.wh) is None
+    await adapter.clock_sample(evse)  # as if the CSMS had triggered one meanwhile
+    action, payload = caller.calls[-1]
+    assert template(action, payload, evse.meter.wh) is None
+
+
+def test_the_wire_clock_writes_what_timefmt_writes() -> None:
+    """UTC, milliseconds, Z: the same text as timefmt.now(), give or take the clock moving."""
+    clock = WireClock()
+    for _ in range(3):
+        before, stamp, after = timefmt.now(), clock.now(), timefmt.now()
+        check_timestamp(stamp, max_fraction_digits=3)
+        assert before <= stamp <= after and len(stamp) == len(before)
 
 
 @pytest.mark.parametrize(

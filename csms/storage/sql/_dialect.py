@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -30,13 +31,21 @@ async def upsert(
     session: AsyncSession, table: Table, values: Mapping[str, Any], keys: Iterable[str]
 ) -> None:
     """Insert ``values``, or overwrite the row that has the same primary ``keys``."""
-    key_names = list(keys)
-    stmt = insert(session, table).values(dict(values))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=key_names,
-        set_={name: stmt.excluded[name] for name in values if name not in key_names},
+    dialect = session.get_bind().dialect.name
+    stmt = _upsert_statement(dialect, table, tuple(values), tuple(keys))
+    await session.execute(stmt, dict(values))
+
+
+@cache
+def _upsert_statement(
+    dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> Insert:
+    """Built once per shape: ``excluded`` and the SET clause cost more than the statement."""
+    stmt = dialect_insert(dialect, table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: stmt.excluded[name] for name in columns if name not in keys},
     )
-    await session.execute(stmt)
 
 
 def values_of(obj: Any, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
