@@ -28,6 +28,7 @@ log = logging.getLogger("csms.outbox")
 
 IDLE_WAIT = 60.0  # longest sleep without a wake-up; bounds the wait for a due retry
 GATHER = 0.05  # rounds start at most this often (seconds): a burst of events shares a round
+QUIET_GATHER = 1.0  # the same for a relay that found nobody listening: it only keeps its place
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,22 @@ class JournalRelay:
 
     The bus only wakes it up; what it sends comes from the journal, read from its cursor in the
     same transaction that adds the deliveries, so nothing is lost or queued twice by a crash.
+
+    A wake-up first *looks* (a read: is anybody listening, where is the cursor, where is the
+    journal) and writes only when there is something to route. Events journaled while nobody
+    listens are skipped as before, but the skip is kept in memory and written with the next
+    write of the relay: once ``batch`` events are skipped, when the bus has been quiet for
+    ``IDLE_WAIT``, or in the round that routes the first events after a listener appears. So a
+    consumer nobody listens to costs a read per round instead of a write that queues behind
+    (and in front of) the use cases' own writes. After a crash the journal may hold up to
+    ``batch`` skipped events more, which a listener registered since then would get; and a
+    relay that found nobody listening starts rounds at most every ``QUIET_GATHER`` seconds, so
+    it may notice a new listener that much later. Routers therefore route only what happened
+    after their receiver was registered (a webhook's ``created_at``), whatever the cursor says.
+
+    Under load events come far faster than rounds are worth: rounds start at most every
+    ``GATHER`` seconds, so thousands of meter values a second cost about 20 rounds, not one
+    round each, while the first event after a quiet spell is routed at once.
     """
 
     def __init__(
@@ -93,6 +110,8 @@ class JournalRelay:
         self._on_queued = on_queued
         self._batch = batch
         self._wake = asyncio.Event()
+        self._skip_to = 0  # journal seq seen while nobody listened; not yet written as the cursor
+        self._listening = True  # what the last round found
 
     def wake(self, _event: DomainEvent | None = None) -> None:
         self._wake.set()
@@ -107,11 +126,12 @@ class JournalRelay:
         await self._db.write(_pin)
 
     async def run(self) -> None:
+        woken = True
         while True:
             started = asyncio.get_running_loop().time()
             self._wake.clear()
             try:
-                read, queued = await self._db.write(self.pump)
+                read, queued = await self.round(look_first=woken)
             except Exception:
                 log.exception(
                     "the %s relay failed a round; trying again shortly", self._router.cursor
@@ -120,28 +140,65 @@ class JournalRelay:
                 continue
             if queued:
                 self._on_queued()
+            woken = True
             if read < self._batch:
-                with contextlib.suppress(TimeoutError):
+                try:
                     async with asyncio.timeout(IDLE_WAIT):
                         await self._wake.wait()
-                    # Under load events come far faster than rounds are worth: one round for a
-                    # burst of events, while the first after a quiet spell goes at once.
+                except TimeoutError:
+                    woken = False  # quiet: write down what was skipped, prune the journal
+                else:
+                    # One round for a burst of events rather than one each: relays are
+                    # background work sharing the loop and the writer with the use cases.
+                    gather = GATHER if self._listening else QUIET_GATHER
                     since = asyncio.get_running_loop().time() - started
-                    if since < GATHER:
-                        await asyncio.sleep(GATHER - since)
+                    if since < gather:
+                        await asyncio.sleep(gather - since)
 
-    async def pump(self, uow: UnitOfWork) -> tuple[int, int]:
-        """Queue deliveries for the next events; returns (events read, deliveries queued)."""
+    async def round(self, *, look_first: bool = True) -> tuple[int, int]:
+        """One round: look (a read), then pump (a write) only if it is worth it.
+
+        Returns (events read, deliveries queued); ``look_first=False`` always pumps.
+        """
+        if look_first:
+            listening, cursor, last = await self._db.read(self._look)
+            self._listening = listening
+            if not listening:
+                self._skip_to = max(self._skip_to, last)
+                if last - cursor < self._batch:
+                    return 0, 0
+            elif last <= max(cursor, self._skip_to):
+                return 0, 0
+        skip_to = self._skip_to
+        return await self._db.write(lambda uow: self.pump(uow, skip_to))
+
+    async def _look(self, uow: UnitOfWork) -> tuple[bool, int, int]:
+        """(anybody listening, the cursor, the newest journal seq), read in one snapshot."""
+        listening = await self._router.listening(uow)
+        return listening, await uow.journal.cursor(self._router.cursor), await uow.journal.last()
+
+    async def pump(self, uow: UnitOfWork, skip_to: int = 0) -> tuple[int, int]:
+        """Queue deliveries for the next events; returns (events read, deliveries queued).
+
+        Events up to ``skip_to`` were journaled while nobody listened: they are skipped.
+        """
         name = self._router.cursor
         cursor = await uow.journal.cursor(name)
-        if not await self._router.listening(uow):
+        self._listening = await self._router.listening(uow)
+        if not self._listening:
             last = await uow.journal.last()
             if last > cursor:
                 await uow.journal.set_cursor(name, last)
                 await uow.journal.prune()
             return 0, 0
+        skipped = skip_to > cursor
+        if skipped:
+            cursor = skip_to
+            await uow.journal.set_cursor(name, cursor)
         events = await uow.journal.after(cursor, self._batch)
         if not events:
+            if skipped:
+                await uow.journal.prune()
             return 0, 0
         deliveries = await self._router.route(uow, [e for _, e in events], self._clock.now())
         for n, delivery in enumerate(deliveries):

@@ -105,7 +105,8 @@ class WebhookRouter:
         hooks = [h for h in await uow.webhooks.list() if h.active]
         deliveries: list[Delivery] = []
         for event in events:
-            wanted = [h for h in hooks if event.name in h.events]
+            # Only what happened after the webhook was added, however late the relay noticed it.
+            wanted = [h for h in hooks if event.name in h.events and event.at >= h.created_at]
             if not wanted:
                 continue
             obj, data = await _payload(uow, event)

@@ -136,6 +136,39 @@ async def adopt_transaction(
     ]
 
 
+async def _resolve_connector(
+    uow: UnitOfWork, ref: str, connected: Callable[[str], bool] | None = None
+) -> ConnectorRef:
+    """``ref`` as a connector; ``connected(charger_id)`` true spares reading the charger."""
+    state = await uow.chargers.connector_by_evse_ref(ref)
+    if state is not None:
+        return ConnectorRef(state.charger_id, state.evse_id, state.connector_id)
+    charger_id, numbers = ref, list[int]()
+    while ":" in charger_id and len(numbers) < 2:
+        head, _, tail = charger_id.rpartition(":")
+        if not tail.isdigit() or int(tail) <= 0:
+            break
+        charger_id, numbers = head, [int(tail), *numbers]
+    if not numbers:
+        raise ConnectorNotFound(f"unknown connector or EVSE ID {ref!r}")
+    known = connected is not None and connected(charger_id)  # only known chargers connect
+    if not known and await uow.chargers.get(charger_id) is None:
+        raise ConnectorNotFound(f"unknown connector {ref!r}: no charger {charger_id!r}")
+    return ConnectorRef(charger_id, numbers[0], numbers[1] if len(numbers) > 1 else None)
+
+
+async def _token_for_user(
+    uow: UnitOfWork, policy: AuthorizationPolicy, user: str, now: datetime
+) -> str:
+    if await uow.tokens.get(user) is not None:
+        return user
+    for token in await uow.tokens.for_user(user):
+        auth = await authorize_token(uow, policy, token.id_token, now)
+        if auth.accepted:
+            return token.id_token
+    return user  # unknown: start_session decides (free-vend sites accept any tag)
+
+
 class SessionService:
     def __init__(
         self,
@@ -157,42 +190,25 @@ class SessionService:
 
     async def resolve_connector(self, ref: str) -> ConnectorRef:
         """An external EVSE ID (``DE*ABC*E1234*1``) or our ``<charger>:<evse>[:<connector>]``."""
-        state = await self._db.read(lambda uow: uow.chargers.connector_by_evse_ref(ref))
-        if state is not None:
-            return ConnectorRef(state.charger_id, state.evse_id, state.connector_id)
-        charger_id, numbers = ref, list[int]()
-        while ":" in charger_id and len(numbers) < 2:
-            head, _, tail = charger_id.rpartition(":")
-            if not tail.isdigit() or int(tail) <= 0:
-                break
-            charger_id, numbers = head, [int(tail), *numbers]
-        if not numbers:
-            raise ConnectorNotFound(f"unknown connector or EVSE ID {ref!r}")
-        if await self._db.read(lambda uow: uow.chargers.get(charger_id)) is None:
-            raise ConnectorNotFound(f"unknown connector {ref!r}: no charger {charger_id!r}")
-        return ConnectorRef(charger_id, numbers[0], numbers[1] if len(numbers) > 1 else None)
+        return await self._db.read(lambda uow: _resolve_connector(uow, ref, self._bus.is_connected))
 
     async def token_for_user(self, user: str) -> str:
         """The id token to start with for ``user``: the token itself, or a user's live token."""
-
-        async def _find(uow: UnitOfWork) -> str:
-            if await uow.tokens.get(user) is not None:
-                return user
-            now = self._clock.now()
-            for token in await uow.tokens.for_user(user):
-                auth = await authorize_token(uow, self._auth, token.id_token, now)
-                if auth.accepted:
-                    return token.id_token
-            return user  # unknown: start_session decides (free-vend sites accept any tag)
-
-        return await self._db.read(_find)
+        now = self._clock.now()
+        return await self._db.read(lambda uow: _token_for_user(uow, self._auth, user, now))
 
     async def start_at(
         self, connector: str, user: str, *, requested_by: str = "api"
     ) -> StartOutcome:
         """Start a session from what a backend knows: a connector or EVSE ID, and a user."""
-        ref = await self.resolve_connector(connector)
-        id_token = await self.token_for_user(user)
+        now = self._clock.now()
+
+        async def _lookup(uow: UnitOfWork) -> tuple[ConnectorRef, str]:
+            # One read for both: every round trip to the database is on the caller's clock.
+            ref = await _resolve_connector(uow, connector, self._bus.is_connected)
+            return ref, await _token_for_user(uow, self._auth, user, now)
+
+        ref, id_token = await self._db.read(_lookup)
         return await self.start_session(
             ref.charger_id,
             id_token,

@@ -216,12 +216,15 @@ async def test_start_session_charges_and_pushes_session_and_cdr(
                 id_token={"id_token": "04A1B2C3", "type": "ISO14443"},
             )
             await cp.tx_event("Updated", "T1", wh=5_000)
+            # One Session PUT per relay round carries the newest state (ADR 0005): wait for
+            # ACTIVE before ending, or both may go out as one COMPLETED.
+            active = await remote.session_until("ACTIVE")
             await cp.tx_event("Ended", "T1", trigger="EVDeparted", wh=11_000)
         else:
             tx = (await cp.start_tx("04A1B2C3", 1_000)).transaction_id
             await cp.meter(tx, 5_000)
+            active = await remote.session_until("ACTIVE")
             await cp.stop_tx(tx, 11_000)
-        active = await remote.session_until("ACTIVE")
         completed = await remote.session_until("COMPLETED")
         cdr = await remote.next("cdrs")
     session_id = pending.body["id"]

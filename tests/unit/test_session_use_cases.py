@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import TypeVar
 
 import pytest
 
 from csms.domain.authorization import AuthorizationPolicy
-from csms.domain.commands import Command, CommandResult, CommandStatus
-from csms.domain.errors import ConnectorOccupied, NotAuthorized
+from csms.domain.commands import Command, CommandResult, CommandStatus, RemoteStart
+from csms.domain.errors import ConnectorNotFound, ConnectorOccupied, NotAuthorized
 from csms.domain.model import Charger, IdToken, Protocol, SessionStatus
+from csms.domain.ports import Work
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
 from csms.domain.transactions import StartTransaction, TransactionService
 from csms.eventbus import InMemoryEventBus
 from csms.storage.memory import MemoryDatabase
+
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -106,3 +110,46 @@ async def test_late_start_after_timeout_is_a_new_local_session(world: tuple) -> 
     await txs.start_v16(StartTransaction("CP1", 1, "T1", 0, clock.now()))
     found = await sessions.list(charger_id="CP1")
     assert {s.id for s in found if s.status is SessionStatus.STARTED} != {outcome.session.id}
+
+
+class CountingDatabase(MemoryDatabase):
+    """The in-memory database, counting the round trips a use case makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.writes = 0
+
+    async def read(self, work: Work[T]) -> T:
+        self.reads += 1
+        return await super().read(work)
+
+    async def write(self, work: Work[T]) -> T:
+        self.writes += 1
+        return await super().write(work)
+
+
+async def test_start_at_looks_up_connector_and_user_in_one_read() -> None:
+    """start_at resolves the connector and the user's token in one read, then one write."""
+    db, bus = CountingDatabase(), FakeBus()
+    await db.uow.chargers.add(Charger("CP1", protocol=Protocol.V16))
+    await db.uow.tokens.add(IdToken("RF-1", user_id="u1"))
+    sessions = SessionService(
+        db, bus, InMemoryEventBus(), FakeClock(), Ids(), AuthorizationPolicy(), plugin_timeout=120
+    )
+    outcome = await sessions.start_at("CP1:1", "u1")
+    assert outcome.session.status is SessionStatus.PENDING
+    assert bus.sent[0][1] == RemoteStart("RF-1", evse_id=1)
+    assert (db.reads, db.writes) == (1, 1)
+
+
+async def test_start_at_an_unknown_offline_charger_is_connector_not_found() -> None:
+    """A connector ref naming no known charger is ConnectorNotFound, nothing is stored or sent."""
+    db, bus = CountingDatabase(), FakeBus()
+    bus.is_connected = lambda charger_id: False  # type: ignore[method-assign]
+    sessions = SessionService(
+        db, bus, InMemoryEventBus(), FakeClock(), Ids(), AuthorizationPolicy(), plugin_timeout=120
+    )
+    with pytest.raises(ConnectorNotFound):
+        await sessions.start_at("NOPE:1", "T1")
+    assert bus.sent == [] and db.writes == 0
