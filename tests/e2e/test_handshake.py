@@ -120,3 +120,45 @@ async def test_auto_register_admits_unknown_ids(make_csms: MakeCsms) -> None:
         pass
     charger = await csms.services.chargers.get("NEW1")
     assert charger is not None and charger.vendor == "TestVendor"
+
+
+async def test_connections_share_their_versions_route_table(csms: Csms) -> None:
+    """Chargers of one version share one route table; none is built per connection."""
+    for charger_id in ("A", "B", "C"):
+        await add_charger(csms, charger_id)
+    async with (
+        connected(ws_url(csms, "A"), "A"),
+        connected(ws_url(csms, "B"), "B"),
+        connected(ws_url(csms, "C"), "C", version="2.0.1"),
+    ):
+        registry = csms.services.registry
+        a, b, c = (registry.get(i) for i in ("A", "B", "C"))
+        assert a is not None and b is not None and c is not None
+        assert a._routes is b._routes
+        assert c._routes is not a._routes and "TransactionEvent" in c._routes
+
+
+async def test_open_connection_keeps_no_handshake_leftovers(csms: Csms) -> None:
+    """After the upgrade the socket no longer holds the admitted Charger or the HTTP headers."""
+    await add_charger(csms, "CP1")
+    async with connected(ws_url(csms, "CP1"), "CP1"):
+        conn = csms.services.registry.get("CP1")
+        assert conn is not None
+        assert not hasattr(conn.ws, "charger")
+        assert conn.ws.request is not None and not conn.ws.request.headers
+        assert conn.ws.response is not None and not conn.ws.response.headers
+
+
+async def test_compressed_connection_keeps_context_across_many_messages(csms: Csms) -> None:
+    """With permessage-deflate on (window bits 10 both ways) a long exchange stays intact."""
+    from ocpp.v16 import call
+
+    await add_charger(csms, "CP1")
+    async with connected(ws_url(csms, "CP1"), "CP1") as cp:
+        extensions = cp._connection.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert "server_max_window_bits=10" in extensions
+        assert "client_max_window_bits=10" in extensions
+        for connector in (1, 2) * 10:
+            assert await cp.status(connector, "Available") is not None
+            result = await cp.call(call.Heartbeat())
+            assert result.current_time.endswith("Z")

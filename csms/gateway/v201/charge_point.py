@@ -36,13 +36,15 @@ _RECORDED: dict[str, tuple[str, Payload]] = {
 
 
 class ChargePoint201:
-    def __init__(self, charger_id: str, services: GatewayServices) -> None:
-        self.id = charger_id
+    """The 2.0.1 handlers of every connection: one instance per server, the charger id per call."""
+
+    def __init__(self, services: GatewayServices) -> None:
         self._s = services
 
     def routes(self) -> dict[str, Handler]:
+        """Action -> handler; built once and shared by all 2.0.1 connections."""
         routes: dict[str, Handler] = {
-            action: record_only(self._s.chargers, self.id, kind, answer)
+            action: record_only(self._s.chargers, kind, answer)
             for action, (kind, answer) in _RECORDED.items()
         }
         routes.update(
@@ -58,21 +60,21 @@ class ChargePoint201:
         )
         return routes
 
-    async def on_boot_notification(self, p: Payload) -> Payload:
-        decision = await self._s.chargers.boot(self.id, mapping.boot_info(p))
+    async def on_boot_notification(self, charger_id: str, p: Payload) -> Payload:
+        decision = await self._s.chargers.boot(charger_id, mapping.boot_info(p))
         return {
             "status": decision.status.value,
             "currentTime": format_time(decision.current_time),
             "interval": decision.interval,
         }
 
-    async def on_heartbeat(self, p: Payload) -> Payload:
-        return {"currentTime": format_time(self._s.chargers.heartbeat(self.id))}
+    async def on_heartbeat(self, charger_id: str, p: Payload) -> Payload:
+        return {"currentTime": format_time(self._s.chargers.heartbeat(charger_id))}
 
-    async def on_status_notification(self, p: Payload) -> Payload:
+    async def on_status_notification(self, charger_id: str, p: Payload) -> Payload:
         await self._s.chargers.connector_status(
             ConnectorState(
-                charger_id=self.id,
+                charger_id=charger_id,
                 evse_id=p["evseId"],
                 connector_id=p["connectorId"],
                 status=p["connectorStatus"],
@@ -81,13 +83,13 @@ class ChargePoint201:
         )
         return {}
 
-    async def on_authorize(self, p: Payload) -> Payload:
+    async def on_authorize(self, charger_id: str, p: Payload) -> Payload:
         token = p["idToken"]
-        auth = await self._s.chargers.authorize(self.id, token["idToken"], token["type"])
+        auth = await self._s.chargers.authorize(charger_id, token["idToken"], token["type"])
         return {"idTokenInfo": mapping.id_token_info(auth)}
 
-    async def on_transaction_event(self, p: Payload) -> Payload:
-        answer = await self._s.transactions.event_v201(mapping.transaction_event(self.id, p))
+    async def on_transaction_event(self, charger_id: str, p: Payload) -> Payload:
+        answer = await self._s.transactions.event_v201(mapping.transaction_event(charger_id, p))
         response: Payload = {}
         if answer.total_cost is not None and p["eventType"] != "Started":
             response["totalCost"] = answer.total_cost
@@ -95,20 +97,20 @@ class ChargePoint201:
             response["idTokenInfo"] = mapping.id_token_info(answer.authorization)
         return response
 
-    async def on_meter_values(self, p: Payload) -> Payload:
-        await self._s.chargers.record_event(self.id, "meter_values", p)
+    async def on_meter_values(self, charger_id: str, p: Payload) -> Payload:
+        await self._s.chargers.record_event(charger_id, "meter_values", p)
         return {}
 
-    async def on_notify_event(self, p: Payload) -> Payload:
+    async def on_notify_event(self, charger_id: str, p: Payload) -> Payload:
         """Store the events; a Connector AvailabilityState is also a connector status (G01)."""
-        await self._s.chargers.record_event(self.id, "notify_event", p)
+        await self._s.chargers.record_event(charger_id, "notify_event", p)
         for item in p["eventData"]:
             evse = item.get("component", {}).get("evse") or {}
             is_state = item["variable"]["name"] == "AvailabilityState"
             if item["component"]["name"] == "Connector" and is_state and "id" in evse:
                 await self._s.chargers.connector_status(
                     ConnectorState(
-                        charger_id=self.id,
+                        charger_id=charger_id,
                         evse_id=evse["id"],
                         connector_id=evse.get("connectorId", 1),
                         status=item["actualValue"],
