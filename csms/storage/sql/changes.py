@@ -63,21 +63,23 @@ class StagedChanges:
         self._metered: dict[str, dict[str, Any]] = {}
         self._journal: Rows = []
 
+    def _staged(self) -> tuple[dict[Any, Any] | Rows, ...]:
+        return (
+            self._registered,
+            self._charger_updates,
+            self._connectors,
+            self._samples,
+            self._seen,
+            self._metered,
+            self._journal,
+        )
+
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        for staged in self._staged():
+            staged.clear()
 
     def __bool__(self) -> bool:
-        return any(
-            (
-                self._registered,
-                self._charger_updates,
-                self._connectors,
-                self._samples,
-                self._seen,
-                self._metered,
-                self._journal,
-            )
-        )
+        return any(self._staged())
 
     def add(self, changes: Sequence[Change]) -> None:
         for change in changes:
@@ -129,7 +131,7 @@ class StagedChanges:
             ("samples", list(self._samples.values())),
             ("seen", list(self._seen.values())),
             ("metered", list(self._metered.values())),
-            ("journal", self._journal),
+            ("journal", list(self._journal)),
         ]
         self.clear()
         return [(kind, rows) for kind, rows in out if rows]

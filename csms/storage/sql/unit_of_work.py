@@ -96,31 +96,30 @@ class SqlDatabase:
         await self._engine.dispose()
 
     async def write(self, work: Work[T]) -> T:
-        self._ensure_writer()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Write(work, future))
-        result: T = await future
+        result: T = await self._submit(work)
         return result
 
     async def apply(self, changes: Sequence[Change]) -> None:
-        self._ensure_writer()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Write(changes, future))
-        await future
-
-    def apply_soon(self, changes: Sequence[Change]) -> None:
-        try:
-            self._ensure_writer()
-        except RuntimeError:
-            _log.exception("apply_soon dropped %d changes", len(changes))
-            return
-        self._queue.put_nowait(_Write(changes, None))
+        await self._submit(changes)
 
     def write_soon(self, work: Work[object]) -> None:
+        self._submit_soon(work)
+
+    def apply_soon(self, changes: Sequence[Change]) -> None:
+        self._submit_soon(changes)
+
+    def _submit(self, work: Work[Any] | Sequence[Change]) -> asyncio.Future[Any]:
+        """Queue ``work`` for the writer; the future settles once it is committed."""
+        self._ensure_writer()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(work, future))
+        return future
+
+    def _submit_soon(self, work: Work[Any] | Sequence[Change]) -> None:
         try:
             self._ensure_writer()
         except RuntimeError:
-            _log.exception("write_soon dropped a write")
+            _log.exception("a write nobody waits for was dropped: the database is closed")
             return
         self._queue.put_nowait(_Write(work, None))
 
