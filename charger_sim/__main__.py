@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--protocol", required=True, choices=["1.6", "2.0.1"])
     run_cmd.add_argument("--scenario", required=True, help="a shipped scenario name or a path")
     run_cmd.add_argument("--password", help="Basic auth password (security profiles 1 and 2)")
-    run_cmd.add_argument("--ca-file", type=Path, help="trust this CA for a wss:// URL (profile 2)")
+    run_cmd.add_argument(
+        "--ca-file", type=Path, help="trust this CA for a wss:// URL (profiles 2 and 3)"
+    )
     run_cmd.add_argument("--cert", type=Path, help="client certificate, PEM (profile 3)")
     run_cmd.add_argument("--key", type=Path, help="the client certificate's private key, PEM")
     run_cmd.add_argument(

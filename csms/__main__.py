@@ -36,10 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"csms: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # found while starting (a TLS file that does not load)
+        print(f"csms: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 class CliError(Exception):
     pass
+
+
+PROFILES = (
+    "OCPP security profile: 1 = Basic auth (ws:// or wss://), 2 = wss:// + Basic auth, "
+    "3 = wss:// + a client certificate whose CN is the charger id; a charger is refused "
+    "over anything weaker (default 1)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,12 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="Basic auth password (default: generated and printed)")
     add.add_argument("--no-password", action="store_true", help="no Basic auth (lab use only)")
     add.add_argument("--status", default="Accepted", choices=["Accepted", "Pending", "Rejected"])
+    add.add_argument("--security-profile", type=int, default=1, choices=range(4), help=PROFILES)
     add.add_argument(
         "--allow-missing-subprotocol",
         action="store_true",
         help="accept a charger that sends no Sec-WebSocket-Protocol header (as OCPP 1.6)",
     )
     add.set_defaults(handler=_chargers_add)
+    update = chargers.add_parser("update", help="change a charger's password, status or profile")
+    update.add_argument("id")
+    update.add_argument("--password", help="a new Basic auth password")
+    update.add_argument("--status", choices=["Accepted", "Pending", "Rejected"])
+    update.add_argument("--security-profile", type=int, choices=range(4), help=PROFILES)
+    update.set_defaults(handler=_chargers_update)
     chargers.add_parser("list", help="list chargers").set_defaults(handler=_chargers_list)
 
     tokens = sub.add_parser("tokens", help="manage id tokens").add_subparsers(required=True)
@@ -147,30 +164,53 @@ async def _with_db(config: Config, work: Callable[[Any], Awaitable[int]]) -> int
 
 
 async def _chargers_add(config: Config, args: argparse.Namespace) -> int:
-    from csms.domain.credentials import hash_password, new_password
-    from csms.domain.model import Charger, RegistrationStatus
-
-    password = None if args.no_password else (args.password or new_password())
-    charger = Charger(
-        id=args.id,
-        password_hash=hash_password(password) if password else None,
-        registration_status=RegistrationStatus(args.status),
-        allow_missing_subprotocol=args.allow_missing_subprotocol,
-        created_at=datetime.now(UTC),
-    )
+    from csms.domain.errors import AlreadyExists
 
     async def work(db: Any) -> int:
-        async def add(uow: Any) -> bool:
-            if await uow.chargers.get(args.id) is not None:
-                return False
-            await uow.chargers.add(charger)
-            return True
+        try:
+            created = await _operators(db).add_charger(
+                args.id,
+                password=args.password,
+                generate_password=not args.no_password,
+                registration_status=args.status,
+                security_profile=args.security_profile,
+                allow_missing_subprotocol=args.allow_missing_subprotocol,
+            )
+        except AlreadyExists as exc:
+            raise CliError(str(exc)) from None
+        print(
+            f"added charger {args.id} (registration {args.status}, "
+            f"security profile {args.security_profile})"
+        )
+        if created.password:
+            print(f"password: {created.password}   (shown once; stored hashed)")
+        return 0
 
-        if not await db.write(add):
-            raise CliError(f"charger {args.id} already exists")
-        print(f"added charger {args.id} (registration {args.status})")
-        if password and not args.password:
-            print(f"password: {password}   (shown once; stored hashed)")
+    return await _with_db(config, work)
+
+
+async def _chargers_update(config: Config, args: argparse.Namespace) -> int:
+    from csms.domain.errors import ChargerNotFound
+
+    settings: dict[str, Any] = {}
+    if args.status is not None:
+        settings["registration_status"] = args.status
+    if args.security_profile is not None:
+        settings["security_profile"] = args.security_profile
+    if not settings and args.password is None:
+        raise CliError("nothing to change: give --password, --status or --security-profile")
+
+    async def work(db: Any) -> int:
+        try:
+            charger = await _operators(db).update_charger(
+                args.id, password=args.password, **settings
+            )
+        except ChargerNotFound as exc:
+            raise CliError(str(exc)) from None
+        print(
+            f"updated charger {args.id} (registration {charger.registration_status}, "
+            f"security profile {charger.security_profile})"
+        )
         return 0
 
     return await _with_db(config, work)
@@ -180,13 +220,15 @@ async def _chargers_list(config: Config, args: argparse.Namespace) -> int:
     async def work(db: Any) -> int:
         chargers = await db.read(lambda uow: uow.chargers.list())
         print(
-            f"{'id':<24} {'protocol':<8} {'online':<6} {'status':<9} {'last seen':<25} vendor/model"
+            f"{'id':<24} {'protocol':<8} {'online':<6} {'status':<9} {'profile':<7} "
+            f"{'last seen':<25} vendor/model"
         )
         for c in chargers:
             seen = c.last_seen.isoformat() if c.last_seen else "-"
             print(
                 f"{c.id:<24} {c.protocol or '-':<8} {'yes' if c.online else 'no':<6} "
-                f"{c.registration_status:<9} {seen:<25} {c.vendor or '-'}/{c.model or '-'}"
+                f"{c.registration_status:<9} {c.security_profile:<7} {seen:<25} "
+                f"{c.vendor or '-'}/{c.model or '-'}"
             )
         return 0
 

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -20,7 +22,7 @@ from api.oioi.push import CONSUMER as OIOI
 from api.oioi.push import OioiRouter, OioiSender
 from api.outbox import DeliveryWorker, JournalRelay, RetryPolicy, Sender
 from api.rest.webhooks import CONSUMER, WebhookRouter, WebhookSender
-from csms.config import Config
+from csms.config import Config, ConfigError, OcppConfig
 from csms.domain.authorization import AuthorizationPolicy
 from csms.domain.chargers import ChargerPolicy, ChargerService
 from csms.domain.operators import OperatorService, WebhookService
@@ -34,6 +36,7 @@ from csms.gateway.command_bus import LocalCommandBus
 from csms.gateway.connections import ConnectionRegistry
 from csms.gateway.server import GatewaySettings, OcppServer
 from csms.gateway.services import GatewayServices
+from csms.gateway.tls import ask_client_certificates, server_context
 from csms.storage.sql.engine import create_engine
 from csms.storage.sql.migrate import migrate
 from csms.storage.sql.unit_of_work import SqlDatabase
@@ -135,9 +138,12 @@ class HttpServer:
 
 
 class Csms:
-    """A running central system: OCPP gateway, HTTP API and the session timers."""
+    """A running central system: OCPP gateway, HTTP API and the session timers.
 
-    def __init__(self, services: Services) -> None:
+    ``tls`` is the OCPP TLS listener's context (:func:`tls_context`); None listens on ws:// only.
+    """
+
+    def __init__(self, services: Services, tls: ssl.SSLContext | None = None) -> None:
         self.services = services
         cfg = services.config.ocpp
         settings = GatewaySettings(
@@ -147,6 +153,8 @@ class Csms:
             ping_interval=cfg.ping_interval,
             ping_timeout=cfg.ping_timeout,
             compression=cfg.compression,
+            tls=tls,
+            tls_port=cfg.tls_port,
         )
         gateway = GatewayServices(services.chargers, services.transactions)
         self.ocpp = OcppServer(settings, gateway, services.registry)
@@ -183,8 +191,22 @@ class Csms:
             *((f"relay-{i}", relay.run()) for i, relay in enumerate(self.relays)),
         ):
             self._tasks.append(asyncio.create_task(work, name=name))
-        log.info("OCPP server listening on port %s", self.ocpp.port)
+        log.info("OCPP server listening %s", self._listeners())
         log.info("HTTP API listening on port %s", self.http.port)
+
+    def _listeners(self) -> str:
+        """Both OCPP listeners in one line, for the start-up log."""
+        cfg = self.services.config.ocpp
+        plain = f"on port {self.ocpp.port} (ws://, security profile 1)"
+        if self.ocpp.tls_port is None:
+            return f"{plain}; no TLS listener ([ocpp] tls_cert_file is not set)"
+        clients = (
+            f"client certificates checked against {cfg.tls_client_ca_file}"
+            if cfg.tls_client_ca_file
+            else "no client certificates asked for"
+        )
+        tls = f"on port {self.ocpp.tls_port} (wss://, TLS >= 1.2, profiles 1-3; {clients})"
+        return f"{plain} and {tls}"
 
     async def _expire_loop(self) -> None:
         interval = self.services.config.sessions.expiry_check_interval
@@ -205,8 +227,29 @@ class Csms:
         await self.services.db.close()
 
 
+def tls_context(cfg: OcppConfig) -> ssl.SSLContext | None:
+    """The TLS listener's context from ``[ocpp] tls_*``; a file that will not load names its key."""
+    if not cfg.tls:
+        return None
+    key = Path(cfg.tls_key_file) if cfg.tls_key_file else None
+    ca = Path(cfg.tls_client_ca_file) if cfg.tls_client_ca_file else None
+    try:
+        context = server_context(Path(cfg.tls_cert_file), key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"[ocpp] tls_cert_file / tls_key_file: cannot load {cfg.tls_cert_file}: {exc}"
+        ) from exc
+    if ca is not None:
+        try:
+            ask_client_certificates(context, ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"[ocpp] tls_client_ca_file: cannot load {ca}: {exc}") from exc
+    return context
+
+
 async def start_csms(config: Config) -> Csms:
+    tls = tls_context(config.ocpp)  # before anything opens: a bad file stops start-up at once
     db = await open_database(config)
-    csms = Csms(build_services(config, db))
+    csms = Csms(build_services(config, db), tls)
     await csms.start()
     return csms

@@ -30,6 +30,23 @@ class OcppConfig:
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
     compression: bool = True
+    # A TLS listener for security profiles 2 and 3 (ADR 0007) comes up when tls_cert_file is set.
+    tls_port: int = 9443
+    tls_cert_file: str = ""
+    tls_key_file: str = ""  # "" = the key is in tls_cert_file
+    tls_client_ca_file: str = ""  # "" = no client certificates asked for (no profile 3)
+
+    def __post_init__(self) -> None:
+        if not self.tls_cert_file:
+            for key in ("tls_key_file", "tls_client_ca_file"):
+                if getattr(self, key):
+                    raise ConfigError(f"[ocpp] {key} is set but tls_cert_file is not")
+        elif self.tls_port == self.port and self.port != 0:
+            raise ConfigError(f"[ocpp] tls_port must differ from port ({self.port})")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
 
 
 @dataclass(frozen=True)

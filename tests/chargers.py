@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -252,14 +253,23 @@ def basic_auth(charger_id: str, password: str | None) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def connected(
-    url: str, charger_id: str, version: str = "1.6", password: str | None = None, boot: bool = True
+    url: str,
+    charger_id: str,
+    version: str = "1.6",
+    password: str | None = None,
+    boot: bool = True,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Any]:
-    """Open a socket, start the charger's receive loop, optionally boot; close at the end."""
+    """Open a socket, start the charger's receive loop, optionally boot; close at the end.
+
+    A ``wss://`` url needs ``tls``, the client context (trusted CA, client certificate).
+    """
     subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
     async with websockets.connect(
         url,
         subprotocols=[subprotocol],
         additional_headers=basic_auth(charger_id, password),  # type: ignore[list-item]
+        ssl=tls,
     ) as ws:
         cp = Charger16(charger_id, ws) if version == "1.6" else Charger201(charger_id, ws)
         task = asyncio.create_task(cp.start())

@@ -70,12 +70,14 @@ async def add_charger(
     *,
     status: RegistrationStatus = RegistrationStatus.ACCEPTED,
     allow_missing_subprotocol: bool = False,
+    security_profile: int = 1,
 ) -> None:
     charger = Charger(
         id=charger_id,
         password_hash=hash_password(password) if password else None,
         registration_status=status,
         allow_missing_subprotocol=allow_missing_subprotocol,
+        security_profile=security_profile,
     )
     await csms.services.db.write(lambda uow: uow.chargers.add(charger))
 

@@ -15,7 +15,6 @@ from csms.domain.changes import (
     ConnectorStatusSet,
     EventJournaled,
 )
-from csms.domain.credentials import verify_password
 from csms.domain.events import DomainEvent
 from csms.domain.model import (
     Authorization,
@@ -29,6 +28,7 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, UnitOfWork
+from csms.domain.security import HandshakeCredentials, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +82,22 @@ class ChargerService:
     def clock(self) -> Clock:
         return self._clock
 
-    async def admit(self, charger_id: str, password: str | None) -> Admission:
-        """Decide a handshake: 404 for an unknown id, 401 for missing or wrong credentials."""
+    async def admit(self, charger_id: str, credentials: HandshakeCredentials) -> Admission:
+        """Decide a handshake: 404 for an unknown id, else what the charger's profile says.
+
+        401 for missing or wrong Basic credentials, 403 for a transport weaker than the
+        charger's security profile or a client certificate that is not the charger's (see
+        :mod:`csms.domain.security`).
+        """
         charger = await self._db.read(lambda uow: uow.chargers.get(charger_id))
         if charger is None:
             if not self._policy.auto_register:
                 return Admission(None, 404, "unknown charger")
             charger = Charger(id=charger_id, created_at=self._clock.now())
             await self._db.apply([ChargerRegistered(charger)])  # a concurrent one is kept
-        if charger.password_hash is not None:
-            if password is None:
-                return Admission(None, 401, "credentials required")
-            if not verify_password(password, charger.password_hash):
-                return Admission(None, 401, "invalid credentials")
+        refused = refusal(charger, credentials)
+        if refused is not None:
+            return Admission(None, refused.http_status, refused.reason)
         self._admitted[charger_id] = charger  # read once: the boot that follows uses it
         return Admission(charger, 0)
 

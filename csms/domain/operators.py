@@ -83,8 +83,13 @@ class OperatorService:
         connectors: Sequence[ConnectorSpec] = (),
         **settings: Any,
     ) -> NewCharger:
-        """Register a charger; without a password one is generated (unless told not to)."""
-        generated = new_password() if password is None and generate_password else None
+        """Register a charger; without a password one is generated (unless told not to).
+
+        A profile-3 charger proves itself with its client certificate, so it gets no generated
+        password (one given is stored: it counts again if the profile is lowered).
+        """
+        generate = generate_password and int(settings.get("security_profile", 1)) < 3
+        generated = new_password() if password is None and generate else None
         secret = password or generated
         charger = Charger(
             id=charger_id,

@@ -1,7 +1,9 @@
 """The OCPP WebSocket server: admission in the handshake, subprotocol choice, keepalive.
 
-Unknown chargers get HTTP 404 and bad credentials 401 from ``process_request``; a charger that
-offers no subprotocol we speak gets 400 from ``select_subprotocol`` -- all before the upgrade.
+Unknown chargers get HTTP 404, bad credentials 401 and a transport weaker than the charger's
+security profile 403 from ``process_request``; a charger that offers no subprotocol we speak
+gets 400 from ``select_subprotocol`` -- all before the upgrade. It listens on a plain ``ws://``
+port and, when configured, on a TLS port for security profiles 2 and 3 (ADR 0007, ``tls.py``).
 
 Sized for many idle chargers in one process (19,000 at <= 24 KiB each, <= 40 KiB with
 permessage-deflate): a connection keeps its socket, websockets' own objects, a lean
@@ -17,6 +19,7 @@ import base64
 import binascii
 import http
 import logging
+import ssl
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,9 +39,11 @@ from websockets.http11 import Request, Response
 from websockets.typing import ExtensionParameter, Subprotocol
 
 from csms.domain.model import Charger, Protocol
+from csms.domain.security import HandshakeCredentials
 from csms.gateway.connections import ChargerConnection, ConnectionRegistry
 from csms.gateway.handlers import Handler
 from csms.gateway.services import GatewayServices
+from csms.gateway.tls import handshake_transport
 from csms.gateway.v16.charge_point import ChargePoint16
 from csms.gateway.v201.charge_point import ChargePoint201
 
@@ -66,6 +71,8 @@ class GatewaySettings:
     ping_timeout: float = 30.0
     compression: bool = True
     open_timeout: float = 30.0
+    tls: ssl.SSLContext | None = None  # None: no TLS listener
+    tls_port: int = 9443
 
 
 def charger_id_from_path(path: str) -> str | None:
@@ -221,6 +228,7 @@ class OcppServer:
         self._services = services
         self._registry = registry
         self._server: Server | None = None
+        self._tls_server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # One route table per version, shared by all its connections.
         self._routes: dict[Protocol, dict[str, Handler]] = {
@@ -230,16 +238,28 @@ class OcppServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        sock = next(iter(self._server.sockets))
-        return int(sock.getsockname()[1])
+        """The plain ``ws://`` listener's port."""
+        return _bound_port(self._server)
+
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port, None without one."""
+        return None if self._tls_server is None else _bound_port(self._tls_server)
 
     async def start(self) -> None:
+        settings = self._settings
+        self._server = await self._listen(settings.port, None)
+        if settings.tls is not None:
+            self._tls_server = await self._listen(settings.tls_port, settings.tls)
+
+    async def _listen(self, port: int, tls: ssl.SSLContext | None) -> Server:
+        """One listener; both run the same admission, which tells them apart by the socket."""
         extensions = [deflate_factory()] if self._settings.compression else None
-        self._server = await serve(
+        return await serve(
             self._handle,
             self._settings.host,
-            self._settings.port,
+            port,
+            ssl=tls,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
             subprotocols=[Subprotocol(s) for s in SUBPROTOCOLS],
@@ -248,18 +268,20 @@ class OcppServer:
             max_size=self._settings.max_frame_bytes,
             ping_interval=self._settings.ping_interval or None,
             ping_timeout=self._settings.ping_timeout or None,
-            # TCP accept to the 101 answer, admission included. Longer than websockets' 10 s and
-            # no shorter than a charger's own wait (charger-sim's is 30 s): in a reconnect storm
-            # a handshake waits its turn, and one cut off is worse than one that is slow -- its
-            # work is lost and the charger comes back later for more.
+            # TCP accept to the 101 answer, admission included (and, on the TLS port, the TLS
+            # handshake: websockets makes it asyncio's ssl_handshake_timeout). Longer than
+            # websockets' 10 s and no shorter than a charger's own wait (charger-sim's is 30 s):
+            # in a reconnect storm a handshake waits its turn, and one cut off is worse than one
+            # that is slow -- its work is lost and the charger comes back later for more.
             open_timeout=self._settings.open_timeout or None,
             backlog=LISTEN_BACKLOG,
         )
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -270,9 +292,13 @@ class OcppServer:
         well_formed, password = basic_password(request.headers, charger_id)
         if not well_formed:
             return _unauthorized(connection)
-        admission = await self._services.chargers.admit(charger_id, password)
+        transport, client_cn = handshake_transport(connection)
+        credentials = HandshakeCredentials(transport, password, client_cn)
+        admission = await self._services.chargers.admit(charger_id, credentials)
         if not admission.admitted:
-            log.info("refused charger %s: %s", charger_id, admission.reason)
+            log.info(
+                "refused charger %s over %s: %s", charger_id, transport.label, admission.reason
+            )
             if admission.http_status == 401:
                 return _unauthorized(connection)
             return connection.respond(
@@ -332,6 +358,12 @@ def _take_admission(ws: ServerConnection) -> tuple[str, bool]:
         if message is not None:
             message.headers.clear()
     return charger.id, charger.boot_accepted
+
+
+def _bound_port(server: Server | None) -> int:
+    assert server is not None
+    sock = next(iter(server.sockets))
+    return int(sock.getsockname()[1])
 
 
 def _unauthorized(connection: ServerConnection) -> Response:

@@ -64,3 +64,33 @@ def test_example_config_toml_loads() -> None:
     root = Path(__file__).resolve().parents[2]
     config = load_config(root / "config.toml", env={})
     assert config.ocpp.port == 9000
+
+
+def test_tls_keys_without_a_certificate_fail() -> None:
+    """A TLS key or client CA without [ocpp] tls_cert_file is a mistake named at start."""
+    with pytest.raises(ConfigError, match="tls_key_file is set but tls_cert_file is not"):
+        load_config(None, env={"CSMS_OCPP_TLS_KEY_FILE": "server.key"})
+    with pytest.raises(ConfigError, match="tls_client_ca_file is set but tls_cert_file"):
+        load_config(None, env={"CSMS_OCPP_TLS_CLIENT_CA_FILE": "ca.pem"})
+    with pytest.raises(ConfigError, match="tls_port must differ"):
+        load_config(None, env={"CSMS_OCPP_TLS_CERT_FILE": "s.pem", "CSMS_OCPP_TLS_PORT": "9000"})
+
+
+def test_tls_files_that_do_not_load_fail_naming_the_key(tmp_path: Path) -> None:
+    """A certificate or client CA file that is missing or not PEM stops start-up by key."""
+    from csms.bootstrap import tls_context
+    from tests.certs import TestCa
+
+    missing = load_config(None, env={"CSMS_OCPP_TLS_CERT_FILE": str(tmp_path / "no.pem")})
+    with pytest.raises(ConfigError, match="tls_cert_file"):
+        tls_context(missing.ocpp)
+    pair = TestCa(tmp_path).server()
+    (tmp_path / "junk.pem").write_text("junk\n")
+    env = {
+        "CSMS_OCPP_TLS_CERT_FILE": str(pair.cert),
+        "CSMS_OCPP_TLS_KEY_FILE": str(pair.key),
+        "CSMS_OCPP_TLS_CLIENT_CA_FILE": str(tmp_path / "junk.pem"),
+    }
+    with pytest.raises(ConfigError, match="tls_client_ca_file"):
+        tls_context(load_config(None, env=env).ocpp)
+    assert tls_context(load_config(None, env={}).ocpp) is None
