@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,19 +65,31 @@ _TIMES = frozenset(
 
 
 def session_event_data(session: Session) -> dict[str, Any]:
-    """What every session event carries: the whole session (without samples) as JSON values."""
-    data: dict[str, Any] = {}
-    for name in _EVENT_FIELDS:
-        value = getattr(session, name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        data[name] = value
+    """What every session event carries: the whole session (without samples) as JSON values.
+
+    Built on every meter value of every running transaction: one dict comprehension, then the
+    few fields that are not JSON values already (times, the two enums) are replaced.
+    """
+    data = {name: getattr(session, name) for name in _EVENT_FIELDS}
+    for name in _TIMES:
+        value = data[name]
+        if value is not None:
+            data[name] = value.isoformat()
+    data["protocol"] = session.protocol.value
+    data["status"] = session.status.value
     return data
 
 
-_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "samples")
+def copy_session(session: Session) -> Session:
+    """A shallow copy (``copy.copy`` takes the slow reduce path for slotted dataclasses)."""
+    new = object.__new__(Session)
+    for name in _ALL_FIELDS:
+        setattr(new, name, getattr(session, name))
+    return new
+
+
+_ALL_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
+_EVENT_FIELDS = tuple(name for name in _ALL_FIELDS if name != "samples")
 
 
 def session_from_event(data: dict[str, Any]) -> Session:

@@ -6,7 +6,6 @@ commit. Replays are answered as the first time and change nothing (see ADR 0002)
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +34,7 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, IdFactory, UnitOfWork
-from csms.domain.sessions import adopt_transaction, session_event_data
+from csms.domain.sessions import adopt_transaction, copy_session, session_event_data
 from csms.domain.tariffs import Tariff
 
 T = TypeVar("T")
@@ -439,7 +438,7 @@ class TransactionService:
         seen: TransactionEventSeen | None,
     ) -> Session:
         now = self._clock.now()
-        session = copy.copy(running.session)
+        session = copy_session(running.session)
         if msg is not None:
             if msg.charging_state == "Charging" and session.charging_start is None:
                 session.charging_start = msg.timestamp
@@ -465,7 +464,7 @@ class TransactionService:
             return
         key = (session.charger_id, session.transaction_id)
         if session.status is SessionStatus.STARTED:
-            self._running[key] = _Running(copy.copy(session), last_seq)
+            self._running[key] = _Running(copy_session(session), last_seq)
         else:
             self._running.pop(key, None)
 

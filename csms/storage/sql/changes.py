@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Executable, Table, bindparam, func, or_, update
@@ -215,24 +215,51 @@ def _update(table: Table, fields: Sequence[str], *where: Any) -> Executable:
 # -- sqlite3 directly ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _SqliteStatement:
-    """A plain SQL statement for sqlite3 and the converters of its parameters, in order."""
+    """A plain SQL statement for sqlite3 and the converters of its parameters, in order.
 
-    sql: str
-    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+    ``params`` runs for every row of every flush: the values come out of a row with one
+    ``itemgetter`` call and only the columns that need converting (times, JSON, enums) are
+    touched. ``enums``: rows of this statement may hold enum members (charger and connector
+    rows); the hot statements' rows are built from plain values.
+    """
 
-    def params(self, rows: Rows) -> list[tuple[Any, ...]]:
-        return [tuple(convert(row[key]) for key, convert in self.converters) for row in rows]
+    __slots__ = ("_converted", "_get", "sql")
+
+    def __init__(
+        self, sql: str, converters: Sequence[tuple[str, Callable[[Any], Any]]], *, enums: bool
+    ) -> None:
+        self.sql = sql
+        keys = [key for key, _ in converters]
+        self._get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        self._converted = tuple(
+            (index, convert)
+            for index, (_, convert) in enumerate(converters)
+            if enums or convert is not _plain
+        )
+
+    def params(self, rows: Rows) -> list[Sequence[Any]]:
+        get, converted = self._get, self._converted
+        if not converted:
+            return [get(row) for row in rows]
+        out: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(get(row))
+            for index, convert in converted:
+                values[index] = convert(values[index])
+            out.append(values)
+        return out
 
 
 @cache
 def _sqlite_statement(kind: str) -> _SqliteStatement:
     if kind == "registered":
-        return _sqlite_insert(_chargers, list(_chargers.c.keys()), "ON CONFLICT DO NOTHING")
+        return _sqlite_insert(
+            _chargers, list(_chargers.c.keys()), "ON CONFLICT DO NOTHING", enums=True
+        )
     if kind.startswith("charger:"):
         fields = kind.removeprefix("charger:").split(",")
-        return _sqlite_update(_chargers, fields, "id = ?")
+        return _sqlite_update(_chargers, fields, "id = ?", enums=True)
     if kind == "connectors":
         sets = [f"{name} = excluded.{name}" for name in _CONNECTOR_SET]
         sets.append("evse_ref = coalesce(excluded.evse_ref, connectors.evse_ref)")
@@ -241,7 +268,7 @@ def _sqlite_statement(kind: str) -> _SqliteStatement:
             "WHERE connectors.timestamp IS NULL OR excluded.timestamp IS NULL "
             "OR connectors.timestamp <= excluded.timestamp"
         )
-        return _sqlite_insert(_connectors, list(_connectors.c.keys()), tail)
+        return _sqlite_insert(_connectors, list(_connectors.c.keys()), tail, enums=True)
     if kind == "samples":
         columns = [column.name for column in _samples.c if column.name != "id"]
         return _sqlite_insert(_samples, columns, "ON CONFLICT DO NOTHING")
@@ -256,17 +283,22 @@ def _sqlite_statement(kind: str) -> _SqliteStatement:
     return _sqlite_insert(_journal, ["name", "subject", "at", "data"], "")
 
 
-def _sqlite_insert(table: Table, columns: Sequence[str], tail: str) -> _SqliteStatement:
+def _sqlite_insert(
+    table: Table, columns: Sequence[str], tail: str, *, enums: bool = False
+) -> _SqliteStatement:
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {tail}".strip()
-    return _SqliteStatement(sql, tuple((name, _converter(table, name)) for name in columns))
+    converters = [(name, _converter(table, name)) for name in columns]
+    return _SqliteStatement(sql, converters, enums=enums)
 
 
-def _sqlite_update(table: Table, fields: Sequence[str], where: str) -> _SqliteStatement:
+def _sqlite_update(
+    table: Table, fields: Sequence[str], where: str, *, enums: bool = False
+) -> _SqliteStatement:
     sets = ", ".join(f"{name} = ?" for name in fields)
     sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
-    converters = tuple((name, _converter(table, name)) for name in [*fields, "id"])
-    return _SqliteStatement(sql, converters)
+    converters = [(name, _converter(table, name)) for name in [*fields, "id"]]
+    return _SqliteStatement(sql, converters, enums=enums)
 
 
 def _converter(table: Table, column: str) -> Callable[[Any], Any]:
