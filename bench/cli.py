@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from bench.benchmarks import connections, remote_start, storm, throughput
+from bench.benchmarks import connections, paced, remote_start, storm, throughput
 from bench.model import Benchmark, Context
 from bench.postgres import PostgresServer
 from bench.procs import BenchError, raise_open_files_limit
@@ -31,7 +31,7 @@ from bench.servers import REPO, Database, ServerKind
 from bench.sizes import SIZES, Sizes, sizes_for
 
 BENCHMARKS: dict[str, Benchmark] = {
-    b.NAME: b for b in (throughput, connections, storm, remote_start)
+    b.NAME: b for b in (throughput, paced, connections, storm, remote_start)
 }
 
 
@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     add("--remote-chargers", type=int, help="chargers connected for remote starts")
     add("--remote-starts", type=int, help="remote starts (at most one per charger)")
     add("--connect-rate", type=float, help="connects per second when ramping up")
+    add("--paced-chargers", type=_ints, help="chargers in the paced benchmark, e.g. 1000")
+    add("--paced-rates", type=_floats, help="samples per second per charger, e.g. 1,2,4")
+    add("--paced-seconds", type=float, help="paced seconds after every transaction runs")
     return p
 
 
@@ -142,6 +145,16 @@ async def _run(
 
 def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be above 0: {text!r}")
+    return values
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -20,7 +20,10 @@ class Sizes:
     storm_chargers: tuple[int, ...]
     remote_chargers: int
     remote_starts: int
-    connect_rate: float  # connects per second when ramping up (connections, remote start)
+    connect_rate: float  # connects per second when ramping up (connections, remote start, paced)
+    paced_chargers: tuple[int, ...] = (1000,)
+    paced_rates: tuple[float, ...] = (1.0,)  # meter samples per second per charger
+    paced_seconds: float = 15  # after every transaction runs
 
 
 SIZES = {
@@ -35,6 +38,9 @@ SIZES = {
         remote_chargers=20,
         remote_starts=20,
         connect_rate=500,
+        paced_chargers=(20,),
+        paced_rates=(1.0,),
+        paced_seconds=2,
     ),
     "medium": Sizes(
         throughput_chargers=(100, 1000),
@@ -47,6 +53,9 @@ SIZES = {
         remote_chargers=1000,
         remote_starts=1000,
         connect_rate=500,
+        paced_chargers=(1000,),
+        paced_rates=(1.0, 2.0),
+        paced_seconds=15,
     ),
     "full": Sizes(
         throughput_chargers=(100, 1000),
@@ -59,6 +68,9 @@ SIZES = {
         remote_chargers=1000,
         remote_starts=1000,
         connect_rate=500,
+        paced_chargers=(1000,),
+        paced_rates=(1.0, 2.0, 4.0),
+        paced_seconds=30,
     ),
 }
 

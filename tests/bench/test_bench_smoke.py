@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # process then takes about as long as the others.
 PROCESSES = {
     "throughput": ["--only", "throughput"],
+    "paced": ["--only", "paced"],
     "connections-none": ["--only", "connections", "--connections-compression", "none"],
     "connections-deflate": ["--only", "connections", "--connections-compression", "deflate"],
     "storm": ["--only", "storm"],
@@ -142,6 +143,18 @@ def test_throughput_finds_every_acknowledged_sample_in_the_database(runs: Report
     (echo,) = _runs(case, "echo")
     assert echo["db_check"]["checked"] is False
     assert [t["metric"] for t in case["targets"]] == ["msgs_per_s", "p99_ms"]
+
+
+def test_paced_acknowledges_samples_at_the_offered_rate(runs: Reports) -> None:
+    """Every server acknowledged samples from every charger at the fixed rate, without errors."""
+    case = _case(_report(runs, "paced"))
+    assert case["params"] == {"chargers": SMALL, "rate": 1.0}
+    for server in SERVERS:
+        (run,) = _runs(case, server)
+        metrics = run["metrics"]
+        assert metrics["offered_msgs_per_s"] == SMALL and metrics["errors"] == 0
+        assert run["fleet"]["meter_samples"]["acknowledged"] >= SMALL
+        assert metrics["p99_ms"] is not None and metrics["msgs_per_s"] is not None
 
 
 def test_connections_measures_memory_with_and_without_compression(runs: Reports) -> None:
