@@ -26,6 +26,7 @@ from csms.domain.chargers import ChargerPolicy, ChargerService
 from csms.domain.operators import OperatorService, WebhookService
 from csms.domain.ports import Database
 from csms.domain.roaming import RoamingService
+from csms.domain.rotation import PasswordChanges, PasswordRotation
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
 from csms.domain.transactions import TransactionService
@@ -66,6 +67,7 @@ class Services:
     operators: OperatorService
     webhooks: WebhookService
     roaming: RoamingService
+    passwords: PasswordRotation
     clock: SystemClock = field(default_factory=SystemClock)
 
 
@@ -92,18 +94,20 @@ def build_services(config: Config, db: SqlDatabase) -> Services:
         heartbeat_interval=config.ocpp.heartbeat_interval,
         plugin_timeout=timeout,
     )
+    password_changes = PasswordChanges()
     return Services(
         config=config,
         db=db,
         events=events,
         bus=bus,
         registry=registry,
-        chargers=ChargerService(database, events, clock, policy, auth),
+        chargers=ChargerService(database, events, clock, policy, auth, password_changes),
         sessions=SessionService(database, bus, events, clock, ids, auth, timeout),
         transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
         operators=OperatorService(database, clock),
         webhooks=WebhookService(database, clock),
         roaming=RoamingService(database, events, clock),
+        passwords=PasswordRotation(database, bus, password_changes),
         clock=clock,
     )
 

@@ -29,6 +29,7 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, UnitOfWork
+from csms.domain.rotation import PasswordChanges
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,10 @@ class ChargerService:
         clock: Clock,
         policy: ChargerPolicy,
         auth_policy: AuthorizationPolicy,
+        password_changes: PasswordChanges,
     ) -> None:
         self._db = db
+        self._password_changes = password_changes
         self._events = events
         self._clock = clock
         self._policy = policy
@@ -90,10 +93,13 @@ class ChargerService:
                 return Admission(None, 404, "unknown charger")
             charger = Charger(id=charger_id, created_at=self._clock.now())
             await self._db.apply([ChargerRegistered(charger)])  # a concurrent one is kept
-        if charger.password_hash is not None:
+        # A password the charger just accepted counts (and the old one no longer) even before
+        # its hash is committed: the charger reconnects with it at once (see rotation.py).
+        stored = self._password_changes.accepted_hash(charger_id) or charger.password_hash
+        if stored is not None:
             if password is None:
                 return Admission(None, 401, "credentials required")
-            if not verify_password(password, charger.password_hash):
+            if not verify_password(password, stored):
                 return Admission(None, 401, "invalid credentials")
         self._admitted[charger_id] = charger  # read once: the boot that follows uses it
         return Admission(charger, 0)
