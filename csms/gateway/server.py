@@ -38,6 +38,7 @@ from websockets.typing import ExtensionParameter, Subprotocol
 from csms.domain.model import Charger, Protocol
 from csms.gateway.connections import ChargerConnection, ConnectionRegistry
 from csms.gateway.handlers import Handler
+from csms.gateway.redaction import WEBSOCKETS_LOG
 from csms.gateway.services import GatewayServices
 from csms.gateway.v16.charge_point import ChargePoint16
 from csms.gateway.v201.charge_point import ChargePoint201
@@ -254,6 +255,7 @@ class OcppServer:
             # work is lost and the charger comes back later for more.
             open_timeout=self._settings.open_timeout or None,
             backlog=LISTEN_BACKLOG,
+            logger=WEBSOCKETS_LOG,  # its DEBUG lines without Basic auth or password frames
         )
 
     async def close(self) -> None:

@@ -70,6 +70,17 @@ async def next_call(ws: ClientConnection) -> list[Any]:
     return frame
 
 
+async def booted(csms: Csms, protocol: str, events: asyncio.Queue[ev.DomainEvent]) -> None:
+    """Wait until the simulator's boot step is over: its StatusNotification is stored, and one
+    round trip later it has read the answer (a reconnect before that fails its boot step)."""
+    await wait_event(events, ev.CONNECTOR_STATUS)
+    if protocol == "1.6":
+        await ask(csms, protocol, "GetConfiguration", {"key": ["HeartbeatInterval"]})
+    else:
+        item = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+        await ask(csms, protocol, "GetVariables", {"getVariableData": [item]})
+
+
 def sent_password(version: str, call: list[Any]) -> str:
     """The password inside a ChangeConfiguration / SetVariables CALL, as the charger reads it."""
     if version == "1.6":
@@ -111,7 +122,7 @@ async def test_accepted_rotation_lets_only_the_new_password_in(
     )
     caplog.set_level(logging.INFO, logger="csms.gateway")
     async with in_background(play_) as sim, asyncio.timeout(20):
-        await wait_event(events, ev.CHARGER_BOOTED)
+        await booted(csms, protocol, events)
         response = await client.post("/v1/chargers/SIM1/password", json={})
         assert response.status_code == 200, response.text
         body = response.json()
