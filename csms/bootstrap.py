@@ -151,6 +151,8 @@ class Csms:
             ping_interval=cfg.ping_interval,
             ping_timeout=cfg.ping_timeout,
             compression=cfg.compression,
+            max_messages_per_second=cfg.max_messages_per_second,
+            message_burst=cfg.message_burst,
         )
         gateway = GatewayServices(services.chargers, services.transactions)
         self.ocpp = OcppServer(settings, gateway, services.registry)

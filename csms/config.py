@@ -30,12 +30,26 @@ class OcppConfig:
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
     compression: bool = True
+    max_messages_per_second: float = 0.0  # per connection; 0 = no limit
+    message_burst: int = 0  # CALLs a charger may send at once; 0 = one second's worth
+
+    def __post_init__(self) -> None:
+        if self.max_messages_per_second < 0 or self.message_burst < 0:
+            raise ConfigError(
+                "[ocpp] max_messages_per_second and message_burst must be >= 0 (0 = off / "
+                f"one second's worth), not {self.max_messages_per_second} / {self.message_burst}"
+            )
 
 
 @dataclass(frozen=True)
 class ApiConfig:
     host: str = "0.0.0.0"
     port: int = 8000
+    max_body_bytes: int = 1_048_576  # larger request bodies get 413; 0 = no limit
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 0:
+            raise ConfigError(f"[api] max_body_bytes must be >= 0, not {self.max_body_bytes}")
 
 
 @dataclass(frozen=True)

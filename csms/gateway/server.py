@@ -38,6 +38,7 @@ from websockets.typing import ExtensionParameter, Subprotocol
 from csms.domain.model import Charger, Protocol
 from csms.gateway.connections import ChargerConnection, ConnectionRegistry
 from csms.gateway.handlers import Handler
+from csms.gateway.limits import message_rate
 from csms.gateway.redaction import WEBSOCKETS_LOG
 from csms.gateway.services import GatewayServices
 from csms.gateway.v16.charge_point import ChargePoint16
@@ -67,6 +68,8 @@ class GatewaySettings:
     ping_timeout: float = 30.0
     compression: bool = True
     open_timeout: float = 30.0
+    max_messages_per_second: float = 0.0
+    message_burst: int = 0
 
 
 def charger_id_from_path(path: str) -> str | None:
@@ -299,8 +302,14 @@ class OcppServer:
     async def _handle(self, ws: ServerConnection) -> None:
         charger_id, accepted = _take_admission(ws)
         protocol = SUBPROTOCOLS.get(ws.subprotocol or "ocpp1.6", Protocol.V16)
+        s = self._settings
         conn = ChargerConnection(
-            ws, charger_id, protocol.value, self._routes[protocol], accepted=accepted
+            ws,
+            charger_id,
+            protocol.value,
+            self._routes[protocol],
+            accepted=accepted,
+            limit=message_rate(s.max_messages_per_second, s.message_burst),
         )
         old = self._registry.register(conn)
         if old is not None:
