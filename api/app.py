@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from api import rest
+from api.limits import BodyLimit
 from api.ocpi import commands as ocpi_commands
 from api.ocpi import endpoints as ocpi
 from api.ocpi.framework import SECURITY as OCPI_SECURITY
@@ -116,4 +118,19 @@ def create_app(services: Services) -> Starlette:
         oioi.route(services),
         *(e.route(services) for e in OCPI_ENDPOINTS),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    limit = Middleware(BodyLimit, max_bytes=services.config.api.max_body_bytes, too_large=too_large)
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_allowed},
+        middleware=[limit],
+    )
+
+
+def too_large(path: str, limit: int) -> Response:
+    """413 for a body over ``[api] max_body_bytes``, in the envelope of the façade asked."""
+    text = f"body: larger than the {limit} bytes this API accepts"
+    if path.startswith("/ocpi/"):
+        return JSONResponse(envelope(2000, text), 413)
+    if path.startswith(oioi.PATH):
+        return oioi.error_response(413, 230, text)
+    return error_response(ApiError(413, text, "payload_too_large"))

@@ -28,6 +28,7 @@ from csms.domain.chargers import ChargerPolicy, ChargerService
 from csms.domain.operators import OperatorService, WebhookService
 from csms.domain.ports import Database
 from csms.domain.roaming import RoamingService
+from csms.domain.rotation import PasswordChanges, PasswordRotation
 from csms.domain.sessions import SessionService
 from csms.domain.tariffs import Tariff
 from csms.domain.transactions import TransactionService
@@ -69,6 +70,7 @@ class Services:
     operators: OperatorService
     webhooks: WebhookService
     roaming: RoamingService
+    passwords: PasswordRotation
     clock: SystemClock = field(default_factory=SystemClock)
 
 
@@ -95,18 +97,20 @@ def build_services(config: Config, db: SqlDatabase) -> Services:
         heartbeat_interval=config.ocpp.heartbeat_interval,
         plugin_timeout=timeout,
     )
+    password_changes = PasswordChanges()
     return Services(
         config=config,
         db=db,
         events=events,
         bus=bus,
         registry=registry,
-        chargers=ChargerService(database, events, clock, policy, auth),
+        chargers=ChargerService(database, events, clock, policy, auth, password_changes),
         sessions=SessionService(database, bus, events, clock, ids, auth, timeout),
         transactions=TransactionService(database, events, clock, ids, tariff, auth, timeout),
         operators=OperatorService(database, clock),
         webhooks=WebhookService(database, clock),
         roaming=RoamingService(database, events, clock),
+        passwords=PasswordRotation(database, bus, password_changes),
         clock=clock,
     )
 
@@ -155,6 +159,8 @@ class Csms:
             compression=cfg.compression,
             tls=tls,
             tls_port=cfg.tls_port,
+            max_messages_per_second=cfg.max_messages_per_second,
+            message_burst=cfg.message_burst,
         )
         gateway = GatewayServices(services.chargers, services.transactions)
         self.ocpp = OcppServer(settings, gateway, services.registry)

@@ -35,6 +35,8 @@ class OcppConfig:
     tls_cert_file: str = ""
     tls_key_file: str = ""  # "" = the key is in tls_cert_file
     tls_client_ca_file: str = ""  # "" = no client certificates asked for (no profile 3)
+    max_messages_per_second: float = 0.0  # per connection; 0 = no limit
+    message_burst: int = 0  # CALLs a charger may send at once; 0 = one second's worth
 
     def __post_init__(self) -> None:
         if not self.tls_cert_file:
@@ -43,6 +45,11 @@ class OcppConfig:
                     raise ConfigError(f"[ocpp] {key} is set but tls_cert_file is not")
         elif self.tls_port == self.port and self.port != 0:
             raise ConfigError(f"[ocpp] tls_port must differ from port ({self.port})")
+        if self.max_messages_per_second < 0 or self.message_burst < 0:
+            raise ConfigError(
+                "[ocpp] max_messages_per_second and message_burst must be >= 0 (0 = off / "
+                f"one second's worth), not {self.max_messages_per_second} / {self.message_burst}"
+            )
 
     @property
     def tls(self) -> bool:
@@ -53,6 +60,11 @@ class OcppConfig:
 class ApiConfig:
     host: str = "0.0.0.0"
     port: int = 8000
+    max_body_bytes: int = 1_048_576  # larger request bodies get 413; 0 = no limit
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 0:
+            raise ConfigError(f"[api] max_body_bytes must be >= 0, not {self.max_body_bytes}")
 
 
 @dataclass(frozen=True)

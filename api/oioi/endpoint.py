@@ -107,6 +107,12 @@ def result(code: int, message: str | None = None) -> Result:
     return Result(code=code, message=message or MESSAGES.get(code, "Error"))
 
 
+def error_response(status: int, code: int, message: str) -> JSONResponse:
+    """OIOI's error envelope: ``{"error": {"request": ...}, "result": {"code": ...}}``."""
+    error = OioiError(error={"request": message}, result=result(code, message))
+    return JSONResponse(error.model_dump(mode="json"), status)
+
+
 def route(services: Services) -> Route:
     calls: dict[str, tuple[type[BaseModel], Callable[[Any], Awaitable[OioiResponse]]]] = {
         "session-start": (SessionStart, lambda body: _session_start(services, body)),
@@ -125,8 +131,7 @@ def route(services: Services) -> Route:
             body = _validate(model, raw, name)
             answer = await handler(body)
         except _Reject as exc:
-            error = OioiError(error={"request": exc.message}, result=result(exc.code, exc.message))
-            return JSONResponse(error.model_dump(mode="json"), exc.status)
+            return error_response(exc.status, exc.code, exc.message)
         return JSONResponse(answer.model_dump(mode="json", exclude_none=True))
 
     return Route(PATH, serve, methods=["POST"])

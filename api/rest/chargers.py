@@ -11,6 +11,9 @@ from api.rest.schemas import (
     ChargerListEnvelope,
     ChargerPatch,
     ConnectorIn,
+    PasswordChangeIn,
+    PasswordEnvelope,
+    PasswordOut,
 )
 from api.rest.views import charger_out
 from csms.domain.commands import CommandStatus, RawCall
@@ -146,10 +149,63 @@ async def call_charger(call: Call) -> Reply:
     return Reply(CallEnvelope(ok=ok, message=message, result=out), _CALL_STATUS[result.status])
 
 
+# A password change the charger did not accept: (HTTP status, code); the old password stays.
+_PASSWORD_ERRORS = {
+    CommandStatus.REJECTED: (409, "password_rejected"),
+    CommandStatus.FAILED: (502, "charger_error"),
+    CommandStatus.TIMEOUT: (504, "charger_timeout"),
+    CommandStatus.OFFLINE: (409, "charger_offline"),
+}
+
+
+@endpoint(
+    "POST",
+    "/v1/chargers/{charger_id}/password",
+    "Change a charger's Basic auth password over OCPP",
+    tag=TAG,
+    body=PasswordChangeIn,
+    response=PasswordEnvelope,
+    scope=OPERATOR,
+    errors={
+        404: "Unknown charger",
+        409: "Charger offline, it rejected the password, or a change is already under way",
+        502: "The charger answered with a CALLERROR",
+        504: "The charger did not answer in time",
+    },
+    description="Sends the connected charger a new password (1.6: ChangeConfiguration of "
+    "`AuthorizationKey`, hex-encoded; 2.0.1: SetVariables of `SecurityCtrlr.BasicAuthPassword`). "
+    "Body `{}` generates one. Only when the charger answers Accepted is the new password's "
+    "hash stored: from then on only the new password gets in. Otherwise the old one stays "
+    "valid and the answer says why. `result.password` is shown here once and never stored.",
+)
+async def change_password(call: Call) -> Reply:
+    body: PasswordChangeIn = call.body
+    change = await call.services.passwords.rotate(call.path("charger_id"), body.password)
+    result = change.result
+    if not change.stored:
+        status, code = _PASSWORD_ERRORS.get(result.status, (409, "charger_unavailable"))
+        text = f"password not changed ({result.describe()}): the old password stays valid"
+        maybe_taken = result.sent and result.status in (
+            CommandStatus.TIMEOUT,
+            CommandStatus.OFFLINE,
+        )
+        if maybe_taken:
+            text += "; if the charger took the new one anyway, set it with PATCH"
+        raise ApiError(status, text, code, password=change.password if maybe_taken else None)
+    out = PasswordOut(
+        id=change.charger_id,
+        protocol=change.protocol,
+        password=change.password,
+        charger_answer=result.payload,
+    )
+    return Reply(PasswordEnvelope(message="password changed", result=out))
+
+
 ENDPOINTS: list[Endpoint] = [
     list_chargers,
     get_charger,
     create_charger,
     patch_charger,
     call_charger,
+    change_password,
 ]

@@ -47,10 +47,13 @@ class ApiError(Exception):
         message: str,
         code: str = "error",
         errors: list[FieldError] | None = None,
+        *,
+        password: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
         self.errors = errors or []
+        self.password = password  # a password change that got no answer: what was sent
 
 
 @dataclass(slots=True)
@@ -139,7 +142,7 @@ def endpoint(
 
 
 def error_response(exc: ApiError) -> JSONResponse:
-    detail = ErrorDetail(code=exc.code, errors=exc.errors)
+    detail = ErrorDetail(code=exc.code, errors=exc.errors, password=exc.password)
     envelope = ErrorEnvelope(message=exc.message, result=detail)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(envelope.model_dump(mode="json"), exc.status, headers=headers)

@@ -48,6 +48,12 @@ class FieldError(_Out):
 class ErrorDetail(_Out):
     code: str = Field(description="stable error code, e.g. charger_offline, invalid_input")
     errors: list[FieldError] = Field(default_factory=list)
+    password: str | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="only when a password change got no answer: the password the charger may "
+        "have taken (set it with PATCH if the charger is refused from now on)",
+    )
 
 
 class ErrorEnvelope(_Out):
@@ -212,6 +218,24 @@ class CallOut(_Out):
 
 
 CallEnvelope = Envelope[CallOut]
+
+
+class PasswordChangeIn(_In):
+    password: str | None = Field(
+        None,
+        description="the new password; omit to have one generated (20 characters). 1.6: 16-20 "
+        "characters, 2.0.1: 16-40, of a-z A-Z 0-9 * - _ = : + | @ .",
+    )
+
+
+class PasswordOut(_Out):
+    id: str = Field(alias="_id", description="the charger")
+    protocol: str | None
+    password: str = Field(description="the new Basic auth password; shown only here, once")
+    charger_answer: dict[str, Any] = Field(description="the charger's answer, as it sent it")
+
+
+PasswordEnvelope = Envelope[PasswordOut]
 
 
 # -- tokens -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, UnitOfWork
+from csms.domain.rotation import PasswordChanges
 from csms.domain.security import HandshakeCredentials, refusal
 
 
@@ -67,8 +69,10 @@ class ChargerService:
         clock: Clock,
         policy: ChargerPolicy,
         auth_policy: AuthorizationPolicy,
+        password_changes: PasswordChanges,
     ) -> None:
         self._db = db
+        self._password_changes = password_changes
         self._events = events
         self._clock = clock
         self._policy = policy
@@ -95,7 +99,13 @@ class ChargerService:
                 return Admission(None, 404, "unknown charger")
             charger = Charger(id=charger_id, created_at=self._clock.now())
             await self._db.apply([ChargerRegistered(charger)])  # a concurrent one is kept
-        refused = refusal(charger, credentials)
+        # A password the charger just accepted counts (and the old one no longer) even before
+        # its hash is committed: the charger reconnects with it at once (see rotation.py).
+        accepted = self._password_changes.accepted_hash(charger_id)
+        checked = (
+            charger if accepted is None else dataclasses.replace(charger, password_hash=accepted)
+        )
+        refused = refusal(checked, credentials)
         if refused is not None:
             return Admission(None, refused.http_status, refused.reason)
         self._admitted[charger_id] = charger  # read once: the boot that follows uses it

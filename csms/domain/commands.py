@@ -100,6 +100,14 @@ class ClearCache:
 
 
 @dataclass(frozen=True, slots=True)
+class SetChargerPassword:
+    """The charger's new Basic auth password: 1.6 ChangeConfiguration(AuthorizationKey, hex),
+    2.0.1 SetVariables(SecurityCtrlr.BasicAuthPassword) (A01.FR.01/02). Not in reprs or logs."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class RawCall:
     """Any other CSMS-initiated action of the charger's version; validated against its schema."""
 
@@ -117,5 +125,6 @@ Command = (
     | GetConfiguration
     | ChangeConfiguration
     | ClearCache
+    | SetChargerPassword
     | RawCall
 )

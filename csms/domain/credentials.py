@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import string
 
 DEFAULT_ITERATIONS = 20_000
 
@@ -35,9 +36,40 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+# Charger Basic auth passwords. 1.6 (security whitepaper ed. 3, AuthorizationKey; OCTT TC_073):
+# 16 to 20 bytes, written to the charger hex-encoded (at most 40 hex digits). 2.0.1 (Part 2
+# A00.FR.205, passwordString): 16 to 40 characters, sent as they are. Characters are limited to
+# the identifierString set (a-z, A-Z, 0-9 and * - _ = : + | @ .): printable ASCII, one byte
+# each, no space -- safe in a Basic auth header and in every charger's configuration store.
+PASSWORD_MIN = 16
+PASSWORD_MAX = {"1.6": 20, "2.0.1": 40}
+PASSWORD_CHARACTERS = frozenset(string.ascii_letters + string.digits + "*-_=:+|@.")
+_GENERATED = string.ascii_letters + string.digits
+GENERATED_LENGTH = 20  # fits both versions; 20 of 62 symbols is 119 bits
+
+
 def new_password() -> str:
-    """A random 24-character password: inside both 1.6 (<=40 hex-ish) and 2.0.1 (16-40) limits."""
-    return secrets.token_urlsafe(18)
+    """A random 20-character alphanumeric password, valid for 1.6 and 2.0.1 chargers alike."""
+    return "".join(secrets.choice(_GENERATED) for _ in range(GENERATED_LENGTH))
+
+
+def password_problem(password: str, version: str | None) -> str | None:
+    """Why ``password`` cannot be a charger password on OCPP ``version`` (None = either), or None.
+
+    The message never contains the password itself.
+    """
+    longest = PASSWORD_MAX.get(version or "", min(PASSWORD_MAX.values()))
+    if not PASSWORD_MIN <= len(password) <= longest:
+        where = f"on OCPP {version}" if version else "for a charger of unknown version"
+        return f"must be {PASSWORD_MIN} to {longest} characters {where}, not {len(password)}"
+    if not set(password) <= PASSWORD_CHARACTERS:
+        return "may only contain a-z, A-Z, 0-9 and * - _ = : + | @ ."
+    return None
+
+
+def authorization_key(password: str) -> str:
+    """The 1.6 ``AuthorizationKey`` value of a password: its bytes as upper-case hex (TC_073)."""
+    return password.encode().hex().upper()
 
 
 API_KEY_PREFIX = "csk"

@@ -12,7 +12,8 @@
     ├── Conflict ("conflict")
     │   ├── AlreadyExists ("already_exists")
     │   ├── ConnectorOccupied ("connector_occupied")
-    │   └── SessionNotActive ("session_not_active")
+    │   ├── SessionNotActive ("session_not_active")
+    │   └── PasswordChangeUnderWay ("password_change_under_way")
     ├── ChargerUnavailable ("charger_unavailable")
     │   └── ChargerOffline ("charger_offline")
     ├── NotAuthorized ("not_authorized")
@@ -78,6 +79,11 @@ class ConnectorOccupied(Conflict):
 
 class SessionNotActive(Conflict):
     code = "session_not_active"
+
+
+class PasswordChangeUnderWay(_AboutOne, Conflict):
+    template = "a password change for charger {!r} is already under way"
+    code = "password_change_under_way"
 
 
 class ChargerUnavailable(DomainError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from csms.domain.credentials import hash_api_secret
+from csms.domain.credentials import hash_api_secret, verify_api_secret
 from csms.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from csms.domain.events import DomainEvent
 from csms.domain.journal import journaled_write
@@ -96,9 +96,15 @@ class RoamingService:
         """The live partner presenting one of ``candidates`` (raw or decoded token)."""
 
         async def _find(uow: UnitOfWork) -> OcpiPartner | None:
+            # Found by the SHA-256 of the token (an index lookup whose timing can only tell
+            # about digests nobody can aim at), then compared in constant time like API keys.
             for token in candidates:
                 partner = await uow.roaming.partner_by_token(hash_api_secret(token))
-                if partner is not None and partner.status is not PartnerStatus.REVOKED:
+                if (
+                    partner is not None
+                    and verify_api_secret(token, partner.token_hash)
+                    and partner.status is not PartnerStatus.REVOKED
+                ):
                     return partner
             return None
 

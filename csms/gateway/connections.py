@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -21,6 +21,9 @@ from csms.gateway import rpc
 from csms.gateway.handlers import Handler
 from csms.gateway.rpc import Err, RpcError
 from csms.gateway.schemas import validator
+
+if TYPE_CHECKING:
+    from csms.gateway.limits import MessageRate
 
 log = logging.getLogger("csms.gateway")
 
@@ -71,6 +74,7 @@ class ChargerConnection:
         "_solicited",
         "accepted",
         "charger_id",
+        "limit",
         "registration",
         "version",
         "ws",
@@ -84,8 +88,10 @@ class ChargerConnection:
         routes: Mapping[str, Handler],
         *,
         accepted: bool,
+        limit: MessageRate | None = None,
     ) -> None:
         self.ws = ws
+        self.limit = limit  # [ocpp] max_messages_per_second (limits.py); None = no limit
         self.charger_id = charger_id
         self.version = version
         self.accepted = accepted
@@ -137,6 +143,9 @@ class ChargerConnection:
         return rpc.encode_result(call.message_id, result)
 
     def _route(self, call: rpc.Call) -> Handler:
+        limit = self.limit
+        if limit is not None and not limit.admit():
+            raise limit.refusal(self.charger_id)
         handler = self._routes.get(call.action)
         if handler is None:
             known = validator(self.version, call.action) is not None

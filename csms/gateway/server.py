@@ -42,6 +42,8 @@ from csms.domain.model import Charger, Protocol
 from csms.domain.security import HandshakeCredentials
 from csms.gateway.connections import ChargerConnection, ConnectionRegistry
 from csms.gateway.handlers import Handler
+from csms.gateway.limits import message_rate
+from csms.gateway.redaction import WEBSOCKETS_LOG
 from csms.gateway.services import GatewayServices
 from csms.gateway.tls import handshake_transport
 from csms.gateway.v16.charge_point import ChargePoint16
@@ -73,6 +75,8 @@ class GatewaySettings:
     open_timeout: float = 30.0
     tls: ssl.SSLContext | None = None  # None: no TLS listener
     tls_port: int = 9443
+    max_messages_per_second: float = 0.0
+    message_burst: int = 0
 
 
 def charger_id_from_path(path: str) -> str | None:
@@ -275,6 +279,7 @@ class OcppServer:
             # that is slow -- its work is lost and the charger comes back later for more.
             open_timeout=self._settings.open_timeout or None,
             backlog=LISTEN_BACKLOG,
+            logger=WEBSOCKETS_LOG,  # its DEBUG lines without Basic auth or password frames
         )
 
     async def close(self) -> None:
@@ -323,8 +328,14 @@ class OcppServer:
     async def _handle(self, ws: ServerConnection) -> None:
         charger_id, accepted = _take_admission(ws)
         protocol = SUBPROTOCOLS.get(ws.subprotocol or "ocpp1.6", Protocol.V16)
+        s = self._settings
         conn = ChargerConnection(
-            ws, charger_id, protocol.value, self._routes[protocol], accepted=accepted
+            ws,
+            charger_id,
+            protocol.value,
+            self._routes[protocol],
+            accepted=accepted,
+            limit=message_rate(s.max_messages_per_second, s.message_burst),
         )
         old = self._registry.register(conn)
         if old is not None:

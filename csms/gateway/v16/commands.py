@@ -6,6 +6,7 @@ from typing import Any
 
 from csms.domain import commands as c
 from csms.domain.commands import CommandResult
+from csms.domain.credentials import authorization_key
 from csms.gateway.commands import UnsupportedCommand, decode_status
 
 
@@ -38,6 +39,9 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
             return "ChangeConfiguration", {"key": command.key, "value": command.value}
         case c.ClearCache():
             return "ClearCache", {}
+        case c.SetChargerPassword():
+            value = authorization_key(command.password)
+            return "ChangeConfiguration", {"key": "AuthorizationKey", "value": value}
         case c.RawCall():
             return command.action, command.payload
     raise UnsupportedCommand(type(command).__name__)

@@ -66,13 +66,20 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
             return "SetVariables", {"setVariableData": [item]}
         case c.ClearCache():
             return "ClearCache", {}
+        case c.SetChargerPassword():
+            item = {
+                "component": {"name": "SecurityCtrlr"},
+                "variable": {"name": "BasicAuthPassword"},
+                "attributeValue": command.password,
+            }
+            return "SetVariables", {"setVariableData": [item]}
         case c.RawCall():
             return command.action, command.payload
     raise UnsupportedCommand(type(command).__name__)
 
 
 def decode(command: c.Command, payload: dict[str, Any]) -> CommandResult:
-    if isinstance(command, c.ChangeConfiguration):
+    if isinstance(command, (c.ChangeConfiguration, c.SetChargerPassword)):
         results = payload.get("setVariableResult") or [{}]
         ok = results[0].get("attributeStatus") in ("Accepted", "RebootRequired")
         status = CommandStatus.ACCEPTED if ok else CommandStatus.REJECTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,19 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername=driver) if driver else parsed
 
 
+class _NoRows(logging.Filter):
+    """SQLAlchemy at DEBUG logs every result row; rows hold stored secrets (OCPI token B,
+    webhook secrets), so their contents are left out. Statements still show (INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Row %r":
+            record.msg, record.args = "Row (contents not logged)", ()
+        return True
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRows())
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Create the ``AsyncEngine`` for ``url`` (plain or async scheme).
 
@@ -50,7 +64,9 @@ def create_engine(url: str) -> AsyncEngine:
     ``synchronous=NORMAL``, a 5 s busy timeout and enforced foreign keys.
     """
     parsed = async_url(url)
-    options: dict[str, Any] = {"json_serializer": json_dumps}
+    # hide_parameters: SQL logged at DEBUG (or in an error) never shows bound values -- OCPI
+    # token B and webhook secrets are stored as they are and must not reach the logs.
+    options: dict[str, Any] = {"json_serializer": json_dumps, "hide_parameters": True}
     if parsed.get_backend_name() != "sqlite":
         engine = create_async_engine(parsed, pool_pre_ping=True, **options)
         return engine
