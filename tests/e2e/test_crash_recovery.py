@@ -7,26 +7,23 @@ seen from the CSMS side: chargers queue what the dead CSMS never acknowledged an
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from charger_sim.runner import ProtocolVersion, RunResult, run
+from charger_sim.runner import ProtocolVersion, run
 from charger_sim.scenario import parse
 from csms.domain.model import SessionStatus
 from tests.chargers import connected, now_iso
 from tests.conftest import MakeCsms
+from tests.faults import acknowledged_register_samples, log_count, register_samples
 
 
 def _free_port() -> int:
@@ -175,7 +172,6 @@ async def test_kill_minus_9_mid_session_then_replay_gives_exact_energy(server: S
 
 
 FLEET = 20  # chargers, alternately 1.6 and 2.0.1
-ENERGY = "Energy.Active.Import.Register"
 # Real time is short, simulated time long: 5 simulated minutes a wall second at 22 kW, one
 # register sample a simulated minute; the CSMS may be gone for seconds, so answers may take 5 s
 # and a lost connection is retried within 0.4 s.
@@ -190,7 +186,9 @@ FLEET_CHARGER: dict[str, Any] = {
     "reconnect_random": 0.1,
 }
 BEFORE_KILL_KWH, ACROSS_KILL_KWH = 1.0, 3.0
-KILL_AT = "steps[4] (charge)"  # every charger is in its second charge step: the kill comes now
+# The simulator logs each step as it begins it; a charge step begins once every sample of the
+# step before was acknowledged (so committed). All chargers in their second one: kill now.
+KILL_AT = "steps[4] (charge)"
 FLEET_STEPS: list[dict[str, Any]] = [
     {"action": "boot"},
     {"action": "plug"},
@@ -200,52 +198,6 @@ FLEET_STEPS: list[dict[str, Any]] = [
     {"action": "stop"},
     {"action": "wait_queue", "timeout": 40},
 ]
-
-
-class StepsReached(logging.Handler):
-    """Sets ``reached`` once ``count`` simulated chargers have begun the step named ``name``.
-
-    The simulator logs each step as it begins it; a charge step begins only after every
-    sample of the step before was acknowledged, i.e. committed by the CSMS.
-    """
-
-    def __init__(self, name: str, count: int) -> None:
-        super().__init__(logging.INFO)
-        self.name_, self.left = name, count
-        self.reached = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage() == self.name_:
-            self.left -= 1
-            if self.left <= 0:
-                self.reached.set()
-
-
-@contextlib.contextmanager
-def watching(handler: logging.Handler) -> Iterator[None]:
-    logger = logging.getLogger("charger_sim")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def _sent_register_samples(result: RunResult) -> Counter[tuple[datetime, float, str]]:
-    """(timestamp, Wh, context) of every energy register sample the CSMS acknowledged."""
-    sent: Counter[tuple[datetime, float, str]] = Counter()
-    for _action, payload in result.acknowledged:
-        values = payload.get("meterValue") or payload.get("transactionData") or []
-        for meter_value in values:
-            at = datetime.fromisoformat(meter_value["timestamp"])
-            for sampled in meter_value["sampledValue"]:
-                if sampled.get("measurand", ENERGY) == ENERGY:
-                    context = sampled.get("context", "Sample.Periodic")
-                    sent[(at, float(sampled["value"]), context)] += 1
-    return sent
 
 
 async def test_kill_minus_9_amid_twenty_sessions_loses_and_doubles_nothing(
@@ -258,8 +210,7 @@ async def test_kill_minus_9_amid_twenty_sessions_loses_and_doubles_nothing(
         for n in range(1, FLEET + 1)
     ]
     protocols: list[ProtocolVersion] = ["1.6" if n % 2 else "2.0.1" for n in range(FLEET)]
-    reached = StepsReached(KILL_AT, FLEET)
-    with watching(reached):
+    with log_count("charger_sim", KILL_AT.__eq__, FLEET) as reached:
         runs = [
             asyncio.create_task(
                 run(scenario, url=server.url, charger_id=f"F{n:02d}", protocol=protocol)
@@ -268,7 +219,7 @@ async def test_kill_minus_9_amid_twenty_sessions_loses_and_doubles_nothing(
         ]
         try:
             async with asyncio.timeout(30):
-                await reached.reached.wait()
+                await reached.wait()
             await server.kill()
             await server.start()
             async with asyncio.timeout(60):
@@ -290,9 +241,5 @@ async def test_kill_minus_9_amid_twenty_sessions_loses_and_doubles_nothing(
         assert session.transaction_id == delivered.transaction_id
         total_wh = 1_000 * (BEFORE_KILL_KWH + ACROSS_KILL_KWH)
         assert session.energy_wh == delivered.energy_wh == total_wh, result.charger_id
-        stored = Counter(
-            (s.timestamp, s.value, s.context or "Sample.Periodic")
-            for s in await csms.services.sessions.samples(session.id)
-            if s.measurand == ENERGY
-        )
-        assert stored == _sent_register_samples(result), result.charger_id
+        stored = register_samples(await csms.services.sessions.samples(session.id))
+        assert stored == acknowledged_register_samples(result), result.charger_id
