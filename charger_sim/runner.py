@@ -345,7 +345,7 @@ class Charger(Lifecycle):
 
     async def _lose_answer(self, step: Step) -> None:
         assert step.message is not None
-        self.link.lose_answers(step.message, step.count)
+        self.link.lose_answers(step.message, step.count, drop_link=step.drop_link)
 
     async def _send_raw(self, step: Step) -> None:
         connection = self.link.connection
