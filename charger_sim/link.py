@@ -95,6 +95,7 @@ class Link:
         self._on_down = on_down
         self._connection: Connection | None = None
         self._lose: Counter[str] = Counter()
+        self._drop_on_loss: Counter[str] = Counter()
         self._held = False  # offline on purpose until come_back()
         self._resume = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -114,9 +115,15 @@ class Link:
             raise ConnectionError("offline: not connected to the CSMS")
         return await connection.call(action, payload)
 
-    def lose_answers(self, action: str, count: int = 1) -> None:
-        """The next ``count`` answers to ``action`` get lost on the way (a fault)."""
+    def lose_answers(self, action: str, count: int = 1, *, drop_link: bool = False) -> None:
+        """The next ``count`` answers to ``action`` get lost on the way (a fault).
+
+        ``drop_link``: the connection dies with each lost answer (no close), so the message
+        goes out again after the reconnect rather than after the call timeout.
+        """
         self._lose[action] += count
+        if drop_link:
+            self._drop_on_loss[action] += count
 
     async def go_offline(self, *, abort: bool = False) -> None:
         """Close the link and stay offline until :meth:`come_back`.
@@ -175,6 +182,7 @@ class Link:
             answer_delay=self._answer_delay,
             on_close=self._went_down,
             lose=self._lose,
+            drop_on_loss=self._drop_on_loss,
         )
         self.connects += 1
         self.offline.clear()

@@ -66,6 +66,7 @@ class Connection:
         answer_delay: float = 0.0,
         on_close: Callable[[], None] | None = None,
         lose: Counter[str] | None = None,
+        drop_on_loss: Counter[str] | None = None,
     ) -> None:
         self._ws = ws
         self._handler = handler
@@ -74,6 +75,7 @@ class Connection:
         self._pending: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._lose: Counter[str] = lose if lose is not None else Counter()
+        self._drop_on_loss: Counter[str] = drop_on_loss if drop_on_loss is not None else Counter()
         self._on_close = on_close
         self._gone = False
         self.stray_errors: asyncio.Queue[CallError] = asyncio.Queue()
@@ -175,6 +177,10 @@ class Connection:
         if self._lose[action] > 0:
             self._lose[action] -= 1
             log.info("fault: losing the answer to %s %s", action, message_id)
+            if self._drop_on_loss[action] > 0:
+                self._drop_on_loss[action] -= 1
+                log.info("fault: and the connection with it")
+                self.abort()
         elif kind == CALLRESULT and len(frame) >= 3 and isinstance(frame[2], dict):
             future.set_result(frame[2])
         elif kind == CALLERROR and len(frame) >= 4:

@@ -26,7 +26,7 @@ from charger_sim.ev import Ev
 from charger_sim.lifecycle import Lifecycle, build_device, refusals
 from charger_sim.link import Backoff, ConnectFailed, Endpoint, Link
 from charger_sim.model import Delivered, Evse, Identity, RemoteStart, Station
-from charger_sim.rpc import CallError
+from charger_sim.rpc import CallError, Payload
 from charger_sim.scenario import ChargerSpec, Scenario, Step
 from charger_sim.txqueue import GaveUp, TxQueue
 
@@ -58,6 +58,8 @@ class RunResult:
     given_up: int = 0  # transaction messages dropped after every attempt
     retried: int = 0  # transaction message attempts that got a CALLERROR or no answer
     connects: int = 1
+    # the transaction messages the CSMS acknowledged, in order: (action, payload)
+    acknowledged: tuple[tuple[str, Payload], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ async def run(
         given_up=len(queue.given_up),
         retried=queue.retried,
         connects=charger.link.connects,
+        acknowledged=tuple(queue.acknowledged),
     )
 
 
@@ -342,7 +345,7 @@ class Charger(Lifecycle):
 
     async def _lose_answer(self, step: Step) -> None:
         assert step.message is not None
-        self.link.lose_answers(step.message, step.count)
+        self.link.lose_answers(step.message, step.count, drop_link=step.drop_link)
 
     async def _send_raw(self, step: Step) -> None:
         connection = self.link.connection

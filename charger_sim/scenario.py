@@ -73,6 +73,7 @@ class Step:
     expect_transaction_id: bool | None = None
     message: str | None = None
     count: int = 1
+    drop_link: bool = False
     frame: str | None = None
     payload: dict[str, Any] | None = None
     expect_error: str | None = None
@@ -105,7 +106,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "come_back": frozenset({"timeout"}),
     "drop": frozenset({"timeout"}),
     "wait_queue": frozenset({"timeout"}),
-    "lose_answer": frozenset({"message", "count"}),
+    "lose_answer": frozenset({"message", "count", "drop_link"}),
     "send_raw": frozenset({"frame", "expect_error", "timeout"}),
     "call": frozenset({"message", "payload", "expect_status", "expect_error", "timeout"}),
     "suspend": frozenset({"evse", "by", "seconds", "sample_interval"}),

@@ -70,6 +70,8 @@ class TxQueue:
         self.given_up: list[Entry] = []
         self.sent = 0
         self.retried = 0  # attempts that got a CALLERROR or no answer
+        # What the CSMS acknowledged, in order (placeholder ids resolved): what was delivered.
+        self.acknowledged: list[tuple[str, Payload]] = []
         if path is not None and path.exists():
             self._load(path)
 
@@ -145,6 +147,7 @@ class TxQueue:
                     self._give_up_transaction(entry.placeholder)
                 continue
             self.sent += 1
+            self.acknowledged.append((entry.action, entry.payload))
             if entry.placeholder is not None and "transactionId" in answer:
                 self._rewrite(entry.placeholder, int(answer["transactionId"]))
             self._done(entry, answer)

@@ -71,8 +71,9 @@ def _ok(data: Any = None, status: int = 200) -> JSONResponse:
 
 
 @contextlib.asynccontextmanager
-async def emsp() -> AsyncIterator[Emsp]:
-    state = Emsp()
+async def emsp(port: int = 0, state: Emsp | None = None) -> AsyncIterator[Emsp]:
+    """An eMSP on ``port`` (0: any free one); ``state`` carries what it got across restarts."""
+    state = state or Emsp()
     expected = "Token " + base64.b64encode(TOKEN_B.encode()).decode()
 
     def authorized(request: Request) -> bool:
@@ -119,7 +120,7 @@ async def emsp() -> AsyncIterator[Emsp]:
             Route("/emsp/{path:path}", record, methods=["POST", "PUT", "PATCH"]),
         ]
     )
-    server = HttpServer(app, "127.0.0.1", 0, "warning")
+    server = HttpServer(app, "127.0.0.1", port or state.port, "warning")
     state.port = server.port
     server.start()
     try:

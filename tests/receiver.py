@@ -55,7 +55,8 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def receiver(status: int = 200) -> AsyncIterator[Receiver]:
+async def receiver(status: int = 200, port: int = 0) -> AsyncIterator[Receiver]:
+    """A receiver on ``port`` (0: any free one) for the block."""
     rec = Receiver(status=status)
 
     async def handle(request: Request) -> Response:
@@ -65,7 +66,7 @@ async def receiver(status: int = 200) -> AsyncIterator[Receiver]:
         return Response(status_code=answered)
 
     app = Starlette(routes=[Route("/{path:path}", handle, methods=["POST", "PUT", "PATCH"])])
-    server = HttpServer(app, "127.0.0.1", 0, "warning")
+    server = HttpServer(app, "127.0.0.1", port, "warning")
     rec.port = server.port
     server.start()
     try:

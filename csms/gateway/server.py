@@ -62,6 +62,7 @@ LISTEN_BACKLOG = 4096
 # defaults (12 bits, memLevel 5); 9 bits is smaller than one TransactionEvent and gets ~60 %.
 DEFLATE_WINDOW_BITS = 10
 DEFLATE_MEM_LEVEL = 1
+CLOSE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,15 @@ class GatewaySettings:
     tls_port: int = 9443
     max_messages_per_second: float = 0.0
     message_burst: int = 0
+
+    @property
+    def close_timeout(self) -> float:
+        """How long a closing socket waits for the charger's close (websockets' default 10 s).
+
+        No longer than the ping timeout: a charger that let a ping go unanswered that long is
+        gone (a half-open socket), and it is offline only once its socket is closed.
+        """
+        return min(CLOSE_TIMEOUT, self.ping_timeout or CLOSE_TIMEOUT)
 
 
 def charger_id_from_path(path: str) -> str | None:
@@ -272,6 +282,7 @@ class OcppServer:
             max_size=self._settings.max_frame_bytes,
             ping_interval=self._settings.ping_interval or None,
             ping_timeout=self._settings.ping_timeout or None,
+            close_timeout=self._settings.close_timeout,
             # TCP accept to the 101 answer, admission included (and, on the TLS port, the TLS
             # handshake: websockets makes it asyncio's ssl_handshake_timeout). Longer than
             # websockets' 10 s and no shorter than a charger's own wait (charger-sim's is 30 s):

@@ -68,7 +68,10 @@ async def test_replayed_start_returns_same_transaction_id(csms: Csms) -> None:
 
 
 async def test_start_with_unknown_or_blocked_tag_is_stored_and_answered(csms: Csms) -> None:
-    """TC_023_1/3, TC_037_3: unknown -> Invalid, blocked -> Blocked; both stored with a real id."""
+    """TC_023_1/3, TC_037_3: unknown -> Invalid, blocked -> Blocked; both stored with a real id.
+
+    Field lessons 4 (SteVe): the start is kept, so the charger's stop finds its transaction.
+    """
     await add_charger(csms, "CP1")
     await add_token(csms, "BAD", TokenStatus.BLOCKED)
     async with connected(ws_url(csms, "CP1"), "CP1") as cp:
@@ -76,9 +79,14 @@ async def test_start_with_unknown_or_blocked_tag_is_stored_and_answered(csms: Cs
         assert unknown.id_tag_info["status"] == "Invalid" and unknown.transaction_id > 0
         blocked = await cp.start_tx("BAD", 0, connector=2)
         assert blocked.id_tag_info["status"] == "Blocked"
-        await cp.stop_tx(unknown.transaction_id, 0, reason="DeAuthorized")
+        assert blocked.transaction_id not in (0, unknown.transaction_id)
+        await cp.stop_tx(unknown.transaction_id, 120, reason="DeAuthorized")
     sessions = await csms.services.sessions.list(charger_id="CP1")
     assert {s.auth_status for s in sessions} == {"Invalid", "Blocked"}
+    (stopped,) = [s for s in sessions if s.transaction_id == str(unknown.transaction_id)]
+    assert stopped.status is SessionStatus.ENDED and stopped.energy_wh == 120
+    assert stopped.stop_reason == "DeAuthorized"
+    assert await csms.services.db.read(lambda uow: uow.sessions.failed_stops("CP1")) == []
 
 
 async def test_authorize_expired_and_blocked_tokens(csms: Csms) -> None:
@@ -103,24 +111,41 @@ async def test_free_vend_accepts_unknown_tokens(make_csms: MakeCsms) -> None:
 
 
 async def test_stop_for_unknown_transaction_is_acknowledged_and_kept(csms: Csms) -> None:
-    """A StopTransaction for an unknown id is answered and kept in the failed-stops record."""
+    """A StopTransaction for an unknown id is answered and kept in the failed-stops record.
+
+    Field lessons 4: unknown ids, the -1 placeholder of a charger whose StartTransaction.conf
+    was lost (EVerest libocpp #495), and a second, different stop of an ended transaction.
+    """
     await add_charger(csms, "CP1")
+    await add_token(csms, "T")
     async with connected(ws_url(csms, "CP1"), "CP1") as cp:
-        await cp.stop_tx(987654, meter_stop=42)
+        assert await cp.stop_tx(987654, meter_stop=42) is not None
+        assert await cp.stop_tx(-1, meter_stop=43) is not None
+        tx = (await cp.start_tx("T", 100)).transaction_id
+        await cp.stop_tx(tx, 600, ts="2026-01-01T11:00:00Z")
+        assert await cp.stop_tx(tx, 700, ts="2026-01-01T11:05:00Z") is not None
     failed = await csms.services.db.read(lambda uow: uow.sessions.failed_stops("CP1"))
-    assert [(f.transaction_id, f.reason) for f in failed] == [("987654", "unknown transaction")]
+    assert [(f.transaction_id, f.reason, f.data["meter_stop"]) for f in failed] == [
+        ("987654", "unknown transaction", 42),
+        ("-1", "unknown transaction", 43),
+        (str(tx), "already stopped", 700),
+    ]
+    (session,) = await csms.services.sessions.list(charger_id="CP1")
+    assert session.energy_wh == 500.0  # the first stop holds
 
 
 async def test_meter_values_after_stop_do_not_change_energy(csms: Csms) -> None:
-    """MeterValues arriving after the stop are stored but the ended session's energy stays."""
+    """MeterValues arriving after the stop are answered and stored, but the energy stays."""
     await add_charger(csms, "CP1")
     await add_token(csms, "T")
     async with connected(ws_url(csms, "CP1"), "CP1") as cp:
         tx = (await cp.start_tx("T", 100)).transaction_id
         await cp.stop_tx(tx, 600)
-        await cp.meter(tx, 9_999)
+        assert await cp.meter(tx, 9_999) is not None
     (session,) = await csms.services.sessions.list(charger_id="CP1")
     assert session.energy_wh == 500.0 and session.status is SessionStatus.ENDED
+    samples = await csms.services.sessions.samples(session.id)
+    assert [s.value for s in samples] == [9_999.0]  # kept for review, not counted
 
 
 async def test_remote_start_then_charger_start_is_correlated(csms: Csms) -> None:

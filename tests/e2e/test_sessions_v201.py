@@ -122,9 +122,12 @@ async def test_nothing_after_ended_reopens_the_session(csms: Csms) -> None:
         await cp.tx_event(
             "Ended", "tx-e", trigger="StopAuthorized", wh=2_000, context="Transaction.End"
         )
-        await cp.tx_event("Updated", "tx-e", wh=50_000, offline=True)
+        late = await cp.tx_event("Updated", "tx-e", wh=50_000, offline=True)
+        assert late is not None  # answered: a TransactionEvent cannot be refused (J02.FR.19)
     (session,) = await csms.services.sessions.list(charger_id="CS1")
     assert session.status is SessionStatus.ENDED and session.energy_wh == 1_999.5
+    samples = await csms.services.sessions.samples(session.id)
+    assert 50_000.0 in [s.value for s in samples]  # kept, not counted
 
 
 async def test_seqno_reset_and_gaps_are_accepted(csms: Csms) -> None:

@@ -33,11 +33,25 @@ class PostgresServer:
     bin_dir: Path
     host: str
     port: int
+    start_command: tuple[str, ...] = ()  # pg_ctl ... start, as the server user
+    stop_command: tuple[str, ...] = ()
 
     def create_database(self, name: str) -> str:
         """Create database ``name``; return its URL for the async driver."""
         _run([str(self.bin_dir / "createdb"), *self._client_args(), name])
         return f"postgresql+asyncpg://postgres@{self.host}:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the server (an outage: its connections are cut); ``start`` ends it.
+
+        A fast shutdown: it still writes what was committed, which this server (``fsync`` and
+        ``synchronous_commit`` off, for speed) would otherwise lose in an immediate one.
+        """
+        _run(list(self.stop_command))
+
+    def start(self) -> None:
+        """Start the server again on the same port and data."""
+        _run(list(self.start_command))
 
     def _client_args(self) -> list[str]:
         return ["-h", self.host, "-p", str(self.port), "-U", "postgres"]
@@ -98,11 +112,19 @@ def postgres_server() -> Iterator[PostgresServer]:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         start = [*ctl, "-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "start"]
+        stop = [*ctl, "-m", "immediate", "-w", "stop"]
+        outage = [*ctl, "-m", "fast", "-w", "stop"]
         _run(_as_server_user(start))
         try:
-            yield PostgresServer(bin_dir=bin_dir, host="127.0.0.1", port=port)
+            yield PostgresServer(
+                bin_dir=bin_dir,
+                host="127.0.0.1",
+                port=port,
+                start_command=tuple(_as_server_user(start)),
+                stop_command=tuple(_as_server_user(outage)),
+            )
         finally:
-            _run(_as_server_user([*ctl, "-m", "immediate", "-w", "stop"]))
+            _run(_as_server_user(stop))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

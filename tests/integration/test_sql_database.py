@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from csms.domain.model import IdToken
+from csms.domain.changes import EventJournaled, SamplesAdded
+from csms.domain.events import DomainEvent
+from csms.domain.model import (
+    ENERGY_REGISTER,
+    IdToken,
+    MeterSample,
+    Protocol,
+    Session,
+    SessionStatus,
+)
 from csms.domain.ports import UnitOfWork
 from csms.storage.sql import SqlDatabase, create_engine, migrate
+from tests.faults import short_busy_timeout, sqlite_locked
 
 
 async def test_concurrent_writes_are_group_committed(database: SqlDatabase) -> None:
@@ -73,3 +86,59 @@ async def test_writer_survives_database_errors(database_url: str) -> None:
         assert await db.read(lambda uow: uow.tokens.get("A")) == IdToken("A")
     finally:
         await db.close()
+
+
+async def test_a_locked_sqlite_fails_queued_writes_at_once_and_recovers_alone(
+    tmp_path: Path,
+) -> None:
+    """While another process holds the write lock, a batch fails whole and waits twice at most."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    await short_busy_timeout(engine, 100)
+    db = SqlDatabase(engine)
+    runs: list[int] = []
+
+    async def add(uow: UnitOfWork, n: int) -> int:
+        runs.append(n)
+        await uow.tokens.add(IdToken(f"T{n}"))
+        return n
+
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
+    event = DomainEvent("session.updated", "s1", at, {})
+    staged = [SamplesAdded("s1", [sample]), EventJournaled(event)]
+    try:
+        await db.write(lambda uow: uow.sessions.add(_started("s1", at)))
+        async with sqlite_locked(tmp_path / "csms.db") as release:
+            results = await asyncio.gather(
+                db.apply(staged),  # staged changes go to sqlite3 itself: its error class
+                *[db.write(lambda uow, n=n: add(uow, n)) for n in range(10)],
+                return_exceptions=True,
+            )
+            locked = (OperationalError, sqlite3.OperationalError)
+            assert all(isinstance(r, locked) for r in results), results
+            assert len(runs) <= 2  # the batch, then its first write alone: not one wait each
+            await release()
+        # Nothing half-written; the same writer commits again, no restart.
+        assert await db.read(lambda uow: uow.tokens.list()) == []
+        assert await db.read(lambda uow: uow.sessions.samples("s1")) == []
+        assert await db.read(lambda uow: uow.journal.last()) == 0
+        await asyncio.gather(db.write(lambda uow: add(uow, 10)), db.apply(staged))
+        assert [t.id_token for t in await db.read(lambda uow: uow.tokens.list())] == ["T10"]
+        assert await db.read(lambda uow: uow.sessions.samples("s1")) == [sample]
+        assert await db.read(lambda uow: uow.journal.last()) == 1
+    finally:
+        await db.close()
+
+
+def _started(session_id: str, at: datetime) -> Session:
+    return Session(
+        id=session_id,
+        charger_id="CP1",
+        protocol=Protocol.V16,
+        status=SessionStatus.STARTED,
+        created_at=at,
+        updated_at=at,
+        transaction_id="1",
+    )

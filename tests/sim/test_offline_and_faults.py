@@ -14,6 +14,7 @@ from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.domain.model import Session, SessionStatus
 from tests.conftest import MakeCsms, add_charger, add_token, wait_event
+from tests.faults import acknowledged_register_samples, register_samples
 from tests.sim.conftest import in_background
 from tests.sim.csms_driver import CHARGER, charge, play, steps
 
@@ -75,29 +76,40 @@ async def test_a_transaction_started_offline_is_recorded_once_with_exact_energy(
 
 @PROTOCOLS
 @pytest.mark.parametrize("lost", ["start", "meter", "stop"])
+@pytest.mark.parametrize("link", ["kept", "dropped"])
 async def test_a_lost_answer_is_retried_without_a_duplicate(
-    sim1: Csms, protocol: ProtocolVersion, lost: str
+    sim1: Csms, protocol: ProtocolVersion, lost: str, link: str
 ) -> None:
-    """The CSMS sees a retried Start/MeterValues/Stop twice yet stores one session, exact energy."""
+    """The CSMS sees a retried Start/MeterValues/Stop twice yet stores one session, exact energy.
+
+    Field lesson 3 (SteVe #81, #955): the answer is lost after the CSMS stored and sent it, on
+    a link that stays up (the retry follows the call timeout) or that dies with the answer (the
+    retry follows the reconnect); a repeated 1.6 StartTransaction gets the same transactionId.
+    """
     action = {
         ("1.6", "start"): "StartTransaction",
         ("1.6", "meter"): "MeterValues",
         ("1.6", "stop"): "StopTransaction",
     }.get((protocol, lost), "TransactionEvent")
-    fault = {"action": "lose_answer", "message": action}
+    fault = {"action": "lose_answer", "message": action, "drop_link": link == "dropped"}
     before: dict[str, list[str | dict[str, Any]]] = {
         "start": ["boot", "plug", fault, "start"],
         "meter": ["boot", "plug", "start", fault],
     }
     head: list[str | dict[str, Any]] = before.get(lost, ["boot", "plug", "start"])
     tail = [fault, "stop"] if lost == "stop" else ["stop"]
-    result = await play(sim1, protocol, steps(*head, charge(0.8), *tail, "unplug"))
-    assert result.retried == 1 and result.given_up == 0
+    result = await play(sim1, protocol, steps(*head, charge(0.8), *tail, "wait_queue", "unplug"))
+    assert result.given_up == 0
+    # kept: one attempt timed out and was retried; dropped: resent after the reconnect
+    assert (result.retried, result.connects) == ((1, 1) if link == "kept" else (0, 2))
     (delivered,) = result.delivered
     session = await only_session(sim1)
     assert session.status is SessionStatus.ENDED
     assert session.energy_wh == delivered.energy_wh == 800
+    # The transactionId the retry got (1.6: the CSMS's) is that of the one stored session.
     assert session.transaction_id == delivered.transaction_id
+    stored = register_samples(await sim1.services.sessions.samples(session.id))
+    assert stored == acknowledged_register_samples(result)
 
 
 @PROTOCOLS

@@ -6,7 +6,11 @@ throughput up, one writer task commits concurrent writes together: it takes ever
 changes of ``apply`` calls become multi-row statements, see ``changes.py``), commits once,
 then answers every caller. If any item raises or the commit fails, the batch is rolled
 back and each item is re-run alone in its own transaction, so one bad write fails only its own
-caller. Work functions must therefore be safe to run again (the port says so).
+caller. Work functions must therefore be safe to run again (the port says so). When a write
+alone fails because the database itself is unavailable (locked past the busy timeout,
+unreachable, connection lost), the rest of the batch fails with it at once instead of waiting
+for the same error one by one (ADR 0009); nothing of a failed transaction is kept, and no caller
+is answered before its commit.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain import ports
@@ -172,19 +178,26 @@ class SqlDatabase:
                 _settle(live[0], error=exc)
                 return
             _log.info("group commit of %d writes failed (%r): retrying one by one", len(live), exc)
-            for item in live:
-                await self._commit_alone(item)
+            for n, item in enumerate(live):
+                error = await self._commit_alone(item)
+                if error is not None and _unavailable(error):
+                    # Locked or gone: each retry would wait (SQLite: the busy timeout, on the
+                    # loop's thread) and fail alike. The callers hear now; chargers retry.
+                    for rest in live[n + 1 :]:
+                        _settle(rest, error=error)
+                    return
             return
         for item, result in zip(live, results, strict=True):
             _settle(item, result=result)
 
-    async def _commit_alone(self, item: _Write) -> None:
+    async def _commit_alone(self, item: _Write) -> Exception | None:
         try:
             (result,) = await self._transaction([item])
         except Exception as exc:
             _settle(item, error=exc)
-        else:
-            _settle(item, result=result)
+            return exc
+        _settle(item, result=result)
+        return None
 
     async def _transaction(self, items: list[_Write]) -> list[Any]:
         """Run ``items`` in order in one transaction; return their results once committed.
@@ -214,6 +227,13 @@ class SqlDatabase:
                 pending.append(item)
         for item in pending:
             _settle(item, error=RuntimeError("the database writer stopped"))
+
+
+def _unavailable(exc: Exception) -> bool:
+    """True when the database failed, not the write: locked, unreachable, connection lost."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | sqlite3.OperationalError):
+        return True  # sqlite3's own: staged changes run on the sqlite3 connection (ADR 0006)
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _settle(item: _Write, *, result: Any = None, error: BaseException | None = None) -> None:
