@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from csms.domain.energy import normalise
@@ -32,12 +33,7 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
             if signed:
                 value, unit = 0.0, sv.get("unit", "Wh")
             else:
-                try:
-                    raw = float(sv["value"])
-                except ValueError:
-                    raise RpcError(
-                        Err.PROPERTY, f"sampledValue.value {sv['value']!r} is not a number"
-                    ) from None
+                raw = _number(sv["value"])
                 value, unit = normalise(
                     raw, sv.get("unit", "Wh" if "Energy" in measurand else None)
                 )
@@ -54,6 +50,17 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
                 )
             )
     return out
+
+
+def _number(text: str) -> float:
+    """A sampledValue's value: a finite decimal ("nan", "inf" and "1e999" are not readings)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise RpcError(Err.PROPERTY, f"sampledValue.value {text[:40]!r} is not a number")
+    return value
 
 
 def start(charger_id: str, p: dict[str, Any]) -> StartTransaction:
