@@ -27,9 +27,19 @@ def _schema_name(version: str, action: str, response: bool) -> str:
     return f"v201/schemas/{action}{'Response' if response else 'Request'}.json"
 
 
-@cache
 def validator(version: str, action: str, response: bool = False) -> Validator | None:
-    """The validator for an action's request (or response), or None if the action is unknown."""
+    """The validator for an action's request (or response), or None if the action is unknown.
+
+    Only names of the version's schema files get this far: a charger's made-up action (a NUL,
+    "../x", a new name per frame) neither reaches the file system nor grows the cache.
+    """
+    if action not in known_actions(version):
+        return None
+    return _compiled(version, action, response)
+
+
+@cache
+def _compiled(version: str, action: str, response: bool) -> Validator | None:
     path = importlib.resources.files("ocpp") / _schema_name(version, action, response)
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))

@@ -455,9 +455,14 @@ def _typed_values(
 def _sampled_values_16(payload: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for key in ("meterValue", "transactionData"):
-        for mv in payload.get(key) or []:
-            out += [sv for sv in mv.get("sampledValue") or [] if isinstance(sv, dict)]
+        for mv in _list(payload.get(key)):
+            if isinstance(mv, dict):
+                out += [sv for sv in _list(mv.get("sampledValue")) if isinstance(sv, dict)]
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _walk(value: Any) -> list[Any]:
