@@ -17,7 +17,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -371,7 +371,7 @@ def _value_checks(version: str, action: str, payload: Any) -> tuple[bool, bool]:
     - integer: OCPP's is 32-bit (the 1.6 Wh registers meterStart/meterStop: 64-bit);
     - number: must be finite (json reads 1e999 as infinity);
     - a 1.6 sampledValue must be a finite decimal unless it is SignedData;
-    - a 2.0.1 sampledValue scaled by its multiplier may overflow: either way.
+    - a huge sampledValue (in 2.0.1: scaled by its multiplier) may be refused.
     """
     doubtful = bad = False
     schema = request_schema(version, action)
@@ -385,7 +385,7 @@ def _value_checks(version: str, action: str, payload: Any) -> tuple[bool, bool]:
                 doubtful = True
             else:
                 bad = True
-        elif kind == "integer" and _is_int(value):
+        elif kind == "integer" and (_is_int(value) or _integral_float(value)):
             wide = version == "1.6" and name in ("meterStart", "meterStop")
             bits = 63 if wide else 31
             bad = bad or not -(2**bits) <= value < 2**bits
@@ -400,6 +400,7 @@ def _value_checks(version: str, action: str, payload: Any) -> tuple[bool, bool]:
             except ValueError:
                 number = math.nan
             bad = bad or not math.isfinite(number)
+            doubtful = doubtful or abs(number) > 1e12  # readings have a sane range
     else:
         doubtful = doubtful or _scaled_overflow(payload)
     return doubtful, bad
@@ -409,17 +410,25 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _integral_float(value: Any) -> bool:
+    """Draft 6 (2.0.1) counts 1.0 as an integer."""
+    return isinstance(value, float) and value.is_integer()
+
+
 def _scaled_overflow(payload: Any) -> bool:
-    """A 2.0.1 sampledValue whose value x 10^multiplier is no finite float."""
+    """A 2.0.1 sampledValue whose value x 10^multiplier is past any sane reading, or tiny."""
     with decimal.localcontext() as ctx:
         ctx.Emax, ctx.Emin = decimal.MAX_EMAX, decimal.MIN_EMIN
         for item in _walk(payload):
             if not isinstance(item, dict) or not isinstance(item.get("unitOfMeasure"), dict):
                 continue
             value, mult = item.get("value"), item["unitOfMeasure"].get("multiplier", 0)
-            if isinstance(value, int | float) and _is_int(mult) and math.isfinite(value):
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and _is_int(mult) and abs(mult) > 400:
+                return True
+            if number and _is_int(mult) and abs(value) <= sys.float_info.max:
                 scaled = decimal.Decimal(repr(value)).scaleb(mult) * 1000
-                if abs(scaled) > decimal.Decimal(sys.float_info.max) or (
+                if abs(scaled) > decimal.Decimal("1e15") or (
                     value and abs(scaled) < decimal.Decimal(sys.float_info.min)
                 ):
                     return True
@@ -427,9 +436,10 @@ def _scaled_overflow(payload: Any) -> bool:
 
 
 def _parses(value: str) -> bool:
+    """A real instant that has a UTC time (RFC 3339 allows a lower-case t and z)."""
     try:
-        datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+        datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -567,33 +577,63 @@ def encode(value: Any, ascii_only: bool = True) -> str:
     return text
 
 
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every node in a JSON value, the root included."""
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += _paths(item, (*prefix, index))
+    return out
+
+
+def _replace_at(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace_at(value[head], rest, new)}
+    return [*value[:head], _replace_at(value[head], rest, new), *value[head + 1 :]]
+
+
+def _get(value: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
 @st.composite
-def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
-    """``value`` with one mutation somewhere inside it."""
-    if isinstance(value, dict) and value and depth < 6 and draw(st.integers(0, 3)) > 0:
-        key = draw(st.sampled_from(sorted(value)))
-        op = draw(st.sampled_from(["descend", "descend", "delete", "extra", "rename"]))
-        out = dict(value)
-        if op == "descend":
-            out[key] = draw(mutated(value[key], depth + 1))
-        elif op == "delete":
+def mutated(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with one mutation at a node chosen uniformly: deep fields get hit too."""
+    path = draw(st.sampled_from(_paths(value)))
+    node = _get(value, path)
+    if isinstance(node, dict) and node:
+        op = draw(st.sampled_from(["delete", "extra", "rename", "replace"]))
+        key = draw(st.sampled_from(sorted(node)))
+        out = dict(node)
+        if op == "delete":
             del out[key]
         elif op == "extra":
             out[draw(st.text(max_size=12))] = draw(json_values)
-        else:
+        elif op == "rename":
             out[draw(st.text(max_size=12))] = out.pop(key)
-        return out
-    if isinstance(value, list) and value and depth < 6 and draw(st.integers(0, 3)) > 0:
-        index = draw(st.integers(0, len(value) - 1))
-        op = draw(st.sampled_from(["descend", "descend", "empty", "repeat", "append"]))
-        if op == "descend":
-            return [*value[:index], draw(mutated(value[index], depth + 1)), *value[index + 1 :]]
+        else:
+            out = draw(json_values)
+    elif isinstance(node, list) and node:
+        op = draw(st.sampled_from(["empty", "repeat", "append", "replace"]))
         if op == "empty":
-            return []
-        if op == "repeat":
-            return value * draw(st.integers(2, 40))
-        return [*value, draw(json_values)]
-    return draw(_replacement(value))
+            out = []
+        elif op == "repeat":
+            out = node * draw(st.integers(2, 40))
+        elif op == "append":
+            out = [*node, draw(json_values)]
+        else:
+            out = draw(json_values)
+    else:
+        out = draw(_replacement(node))
+    return _replace_at(value, path, out)
 
 
 def _replacement(value: Any) -> st.SearchStrategy[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from csms.domain.energy import normalise
+from csms.domain.energy import MAX_READING, normalise
 from csms.domain.model import ENERGY_REGISTER, Authorization, BootInfo, MeterSample
 from csms.domain.transactions import StartTransaction, StopTransaction
 from csms.gateway.rpc import Err, RpcError
@@ -53,13 +53,13 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
 
 
 def _number(text: str) -> float:
-    """A sampledValue's value: a finite decimal ("nan", "inf" and "1e999" are not readings)."""
+    """A sampledValue's value: a decimal number ("nan", "inf" and "1e999" are not readings)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value):
-        raise RpcError(Err.PROPERTY, f"sampledValue.value {text[:40]!r} is not a number")
+    if not abs(value) <= MAX_READING / 1000:  # "kWh" is multiplied by 1000
+        raise RpcError(Err.PROPERTY, f"sampledValue.value {text[:40]!r} is not a number in range")
     return value
 
 
