@@ -114,6 +114,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     status: int = 200,
     errors: dict[int, str] | None = None,
+    error_models: dict[int, type[BaseModel]] | None = None,
     description: str = "",
 ) -> Callable[[Handler], Endpoint]:
     """Declare a handler as an endpoint: served by the router, described in the OpenAPI doc."""
@@ -130,6 +131,7 @@ def endpoint(
             status=status,
             errors={**COMMON_ERRORS, **(errors or {})},
             error_model=ErrorEnvelope,
+            error_models=error_models or {},
             security=SECURITY,
             description=description,
         )
