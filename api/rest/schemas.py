@@ -175,8 +175,9 @@ SessionListEnvelope = Envelope[list[SessionOut]]
 
 
 class ConnectorIn(_In):
-    evse_id: Annotated[int, Field(ge=1), JSON_INT]
-    connector_id: Annotated[int, Field(ge=1), JSON_INT] = 1
+    # OCPP's integer is 32-bit, and so are the database columns
+    evse_id: Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INT]
+    connector_id: Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INT] = 1
     evse_ref: str | None = Field(None, max_length=48, description="EVSE ID, DE*ABC*E1234*1")
 
 

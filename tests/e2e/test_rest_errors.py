@@ -164,6 +164,7 @@ async def test_patch_with_null_leaves_the_setting_unchanged(
         ("POST", "/v1/chargers", {"id": "CP9", "allow_missing_subprotocol": 0}, "allow_missing"),
         ("POST", "/v1/chargers", {"id": "CP9", "security_profile": "1"}, "security_profile"),
         ("POST", "/v1/chargers", {"id": "CP9", "connectors": [{"evse_id": True}]}, "connectors"),
+        ("POST", "/v1/chargers", {"id": "CP9", "connectors": [{"evse_id": 2**31}]}, "connectors"),
         ("POST", "/v1/tokens", {"id_token": "T9", "expires_at": 0}, "expires_at"),
         ("GET", "/v1/sessions?created_at_lte=0.5", None, "created_at_lte"),
         ("GET", "/v1/sessions?paginate_page=237686944994147808", None, "paginate_page"),
