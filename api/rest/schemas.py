@@ -314,7 +314,13 @@ WebhookEvent = Literal[
 
 
 class WebhookCreate(_In):
-    url: str = Field(pattern=r"^https?://[^\s/$.?#].[^\s]*$", max_length=2000)
+    # RFC 3986: a URL is printable ASCII (percent-encode the rest). Spelled without \s, which
+    # means other characters to Python (e.g. U+0085) than to the document's ECMA 262 regexes.
+    url: str = Field(
+        pattern=r"^https?://[A-Za-z0-9\[][!-~]*$",
+        max_length=2000,
+        description="absolute http(s) URL, printable ASCII",
+    )
     events: list[WebhookEvent] = Field(min_length=1)
     secret: str | None = Field(
         None, min_length=16, max_length=200, description="omit to have one generated"
