@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 LONG = os.environ.get("CSMS_FUZZ") == "long"
 # One fuzzed frame per example; 4 OCPP properties x 2,500 = 10,000 frames with CSMS_FUZZ=long.
-OCPP_EXAMPLES = 2500 if LONG else 60
+OCPP_EXAMPLES = 2500 if LONG else 100
 HTTP_EXAMPLES = 100 if LONG else 8
 
 _SUPPRESS = [
