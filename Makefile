@@ -49,6 +49,13 @@ test: $(VENV)/.dev-installed system-deps lint
 unit: $(VENV)/.dev-installed
 	$(BIN)/pytest -q tests/unit
 
+.PHONY: fuzz
+
+## fuzz: the fuzz properties at length: 10,000 OCPP frames (both versions) and 100 schemathesis
+##       examples per HTTP operation, random seeds (make test runs them small and derandomized)
+fuzz: $(VENV)/.dev-installed
+	CSMS_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider tests/fuzz
+
 .PHONY: bench bench-smoke
 BENCH_ARGS ?=
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
 from api import rest
 from api.limits import BodyLimit
@@ -67,6 +68,16 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
     )
 
 
+def _methods_at(routes: Sequence[BaseRoute], request: Request) -> list[str]:
+    """Every method some route serves at the request's path (HEAD with GET)."""
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def create_app(services: Services) -> Starlette:
     document = openapi_document()
     page = docs_html(document)
@@ -103,11 +114,15 @@ def create_app(services: Services) -> Starlette:
         return error_response(ApiError(404, f"no such endpoint: {request.url.path}", "not_found"))
 
     async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
-        if request.url.path.startswith("/ocpi/"):
-            text = f"method {request.method} not allowed on {request.url.path}"
-            return JSONResponse(envelope(2000, text), 405)
         text = f"method {request.method} not allowed on {request.url.path}"
-        return error_response(ApiError(405, text, "method_not_allowed"))
+        if request.url.path.startswith("/ocpi/"):
+            response = JSONResponse(envelope(2000, text), 405)
+        else:
+            response = error_response(ApiError(405, text, "method_not_allowed"))
+        # RFC 9110 §15.5.6: a 405 lists the methods the resource has. Starlette's own Allow
+        # names only the first route of the path: each method here is a route of its own.
+        response.headers["Allow"] = ", ".join(_methods_at(routes, request))
+        return response
 
     routes = [
         Route("/health", health),

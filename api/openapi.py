@@ -33,6 +33,8 @@ class Operation:
     status: int = 200
     errors: dict[int, str] = field(default_factory=dict)
     error_model: type[BaseModel] | None = None
+    # statuses in ``errors`` whose body is another model than ``error_model``
+    error_models: dict[int, type[BaseModel]] = field(default_factory=dict)
     security: str | None = None
     description: str = ""
 
@@ -80,7 +82,7 @@ def _schemas(
             wanted[(op.body, "validation")] = None
         if op.query is not None:
             wanted[(op.query, "validation")] = None
-        for model in (op.response, op.error_model):
+        for model in (op.response, op.error_model, *op.error_models.values()):
             if model is not None:
                 wanted[(model, "serialization")] = None
     refs, top = models_json_schema(list(wanted), ref_template=REF)
@@ -103,7 +105,8 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], Mode], Any]) -> 
             "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
     for status, text in op.errors.items():
-        doc["responses"][str(status)] = _response(text, op.error_model, refs)
+        model = op.error_models.get(status, op.error_model)
+        doc["responses"][str(status)] = _response(text, model, refs)
     if op.security:
         doc["security"] = [{op.security: []}]
     return doc

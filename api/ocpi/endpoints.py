@@ -9,6 +9,7 @@ from datetime import UTC
 
 from api.ocpi import client, views
 from api.ocpi.framework import (
+    NOT_FOUND,
     VERSION,
     OcpiCall,
     OcpiEndpoint,
@@ -88,6 +89,7 @@ async def get_credentials(call: OcpiCall) -> OcpiReply:
     registered_only=False,
     description="405 when already registered; 3001 when we cannot call your versions URL, "
     "3002 when it offers no 2.2.1, 3003 when 2.2.1 lists no endpoints.",
+    errors={405: "Not allowed in the current registration state"},
 )
 async def register(call: OcpiCall) -> OcpiReply:
     if call.partner.status is PartnerStatus.REGISTERED:
@@ -101,6 +103,7 @@ async def register(call: OcpiCall) -> OcpiReply:
     "Update credentials (new token B or versions URL); answers a new token C",
     body=Credentials,
     registered_only=False,
+    errors={405: "Not allowed in the current registration state"},
 )
 async def update_credentials(call: OcpiCall) -> OcpiReply:
     if call.partner.status is not PartnerStatus.REGISTERED:
@@ -125,6 +128,7 @@ async def _handshake(call: OcpiCall, *, update: bool) -> OcpiReply:
     f"/{VERSION}/credentials",
     "Unregister: your token C stops working",
     registered_only=False,
+    errors={405: "Not allowed in the current registration state"},
 )
 async def unregister(call: OcpiCall) -> OcpiReply:
     if call.partner.status is not PartnerStatus.REGISTERED:
@@ -171,18 +175,21 @@ def _evse(location: Location, uid: str) -> Evse:
     return found
 
 
-@endpoint("GET", f"/{VERSION}/locations/{{location_id}}", "One location")
+@endpoint("GET", f"/{VERSION}/locations/{{location_id}}", "One location", errors=NOT_FOUND)
 async def get_location(call: OcpiCall) -> OcpiReply:
     return OcpiReply(dump(await _location(call)))
 
 
-@endpoint("GET", f"/{VERSION}/locations/{{location_id}}/{{evse_uid}}", "One EVSE")
+@endpoint("GET", f"/{VERSION}/locations/{{location_id}}/{{evse_uid}}", "One EVSE", errors=NOT_FOUND)
 async def get_evse(call: OcpiCall) -> OcpiReply:
     return OcpiReply(dump(_evse(await _location(call), call.path("evse_uid"))))
 
 
 @endpoint(
-    "GET", f"/{VERSION}/locations/{{location_id}}/{{evse_uid}}/{{connector_id}}", "One connector"
+    "GET",
+    f"/{VERSION}/locations/{{location_id}}/{{evse_uid}}/{{connector_id}}",
+    "One connector",
+    errors=NOT_FOUND,
 )
 async def get_connector(call: OcpiCall) -> OcpiReply:
     evse = _evse(await _location(call), call.path("evse_uid"))
@@ -215,6 +222,7 @@ async def list_sessions(call: OcpiCall) -> OcpiReply:
     "PUT",
     f"/{VERSION}/sessions/{{session_id}}/charging_preferences",
     "Charging preferences (not supported: no EVSE has smart charging yet)",
+    errors=NOT_FOUND,
 )
 async def charging_preferences(call: OcpiCall) -> OcpiReply:
     raise OcpiError(2001, "no EVSE supports charging preferences", http=404)
@@ -256,7 +264,12 @@ def _token_key(call: OcpiCall) -> tuple[str, str, str, str]:
     return cc, pid, call.path("token_uid"), token_type
 
 
-@endpoint("GET", TOKEN_PATH, "A token as we have it (type query parameter, default RFID)")
+@endpoint(
+    "GET",
+    TOKEN_PATH,
+    "A token as we have it (type query parameter, default RFID)",
+    errors=NOT_FOUND,
+)
 async def get_token(call: OcpiCall) -> OcpiReply:
     try:
         found = await call.services.roaming.token(*_token_key(call))
@@ -265,7 +278,13 @@ async def get_token(call: OcpiCall) -> OcpiReply:
     return OcpiReply(found.data)
 
 
-@endpoint("PUT", TOKEN_PATH, "Add or replace a token (201 when new)", body=Token)
+@endpoint(
+    "PUT",
+    TOKEN_PATH,
+    "Add or replace a token (201 when new)",
+    body=Token,
+    errors={201: "Token created", **NOT_FOUND},
+)
 async def put_token(call: OcpiCall) -> OcpiReply:
     cc, pid, uid, token_type = _token_key(call)
     token = await call.body(Token)
@@ -278,7 +297,11 @@ async def put_token(call: OcpiCall) -> OcpiReply:
 
 
 @endpoint(
-    "PATCH", TOKEN_PATH, "Change some fields of a token (last_updated required)", body=TokenPatch
+    "PATCH",
+    TOKEN_PATH,
+    "Change some fields of a token (last_updated required)",
+    body=TokenPatch,
+    errors=NOT_FOUND,
 )
 async def patch_token(call: OcpiCall) -> OcpiReply:
     key = _token_key(call)

@@ -193,6 +193,13 @@ async def _authenticate(services: Services, request: Request, registered_only: b
     return partner
 
 
+COMMON_ERRORS = {
+    400: "Malformed body, query or path value (status_code 2001)",
+    401: "Missing or unknown credentials token",
+}
+NOT_FOUND = {404: "Unknown object (status_code 2003 or 2004)"}
+
+
 def endpoint(
     method: str,
     path: str,
@@ -201,7 +208,10 @@ def endpoint(
     body: type[BaseModel] | None = None,
     registered_only: bool = True,
     description: str = "",
+    errors: dict[int, str] | None = None,
 ) -> Callable[[Handler], OcpiEndpoint]:
+    """Declare an OCPI handler; ``errors`` adds the HTTP statuses it answers besides 400/401."""
+
     def wrap(handler: Handler) -> OcpiEndpoint:
         operation = Operation(
             method=method,
@@ -209,7 +219,7 @@ def endpoint(
             summary=summary,
             tag=TAG,
             body=body,
-            errors={401: "Missing or unknown credentials token"},
+            errors={**COMMON_ERRORS, **(errors or {})},
             security=SECURITY,
             description=description,
         )
@@ -262,6 +272,9 @@ def _time(value: str | None, name: str) -> datetime | None:
 def _int(value: str | None, name: str, default: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit():
-        raise OcpiError(2001, f"{name}: must be a non-negative integer, not {value!r}", http=400)
+    # isascii: "²" is a digit to str.isdigit and no number to int(); the bound keeps an offset
+    # inside a 64-bit database integer
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        text = f"{name}: must be an integer from 0 to 999999999, not {value[:20]!r}"
+        raise OcpiError(2001, text, http=400)
     return int(value)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class _Model(BaseModel):
@@ -50,12 +51,17 @@ class RfidPost(_Model):
 class OioiRequest(_Model):
     """Exactly one of these keys per request."""
 
-    session_start: SessionStart | None = Field(None, alias="session-start")
-    session_stop: SessionStop | None = Field(None, alias="session-stop")
-    user_get_recent_sessions: UserRecentSessions | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={"minProperties": 1, "maxProperties": 1, "additionalProperties": False}
+    )
+
+    # null is no call: the document shows each key as its object only
+    session_start: SessionStart | SkipJsonSchema[None] = Field(None, alias="session-start")
+    session_stop: SessionStop | SkipJsonSchema[None] = Field(None, alias="session-stop")
+    user_get_recent_sessions: UserRecentSessions | SkipJsonSchema[None] = Field(
         None, alias="user-get-recent-sessions"
     )
-    rfid_post: RfidPost | None = Field(None, alias="rfid-post")
+    rfid_post: RfidPost | SkipJsonSchema[None] = Field(None, alias="rfid-post")
 
 
 class Result(_Model):

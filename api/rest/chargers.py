@@ -102,7 +102,8 @@ async def create_charger(call: Call) -> Reply:
 async def patch_charger(call: Call) -> Reply:
     body: ChargerPatch = call.body
     charger_id = call.path("charger_id")
-    settings = body.model_dump(exclude_unset=True, exclude={"password", "connectors"})
+    # null means unchanged: none of these settings can be cleared
+    settings = body.model_dump(exclude_none=True, exclude={"password", "connectors"})
     await call.services.operators.update_charger(
         charger_id, password=body.password, connectors=_specs(body.connectors), **settings
     )
@@ -125,6 +126,8 @@ async def patch_charger(call: Call) -> Reply:
         502: "The charger answered with a CALLERROR",
         504: "The charger did not answer in time",
     },
+    # the charger's side of a failed call is a CallEnvelope (ok false) like a successful one
+    error_models={409: CallEnvelope, 502: CallEnvelope, 504: CallEnvelope},
     description="The body is the action's payload in OCPP's own camelCase, e.g. "
     '`{"type": "Soft"}` for a 1.6 Reset. It is checked against the official JSON schema of '
     "the charger's OCPP version before it is sent (400 naming the violation otherwise). "

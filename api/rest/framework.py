@@ -94,7 +94,7 @@ class Endpoint:
             try:
                 key = await _authenticate(request, services, self.scope)
                 body = await _body(request, self.operation.body)
-                query = _validate(self.operation.query, dict(request.query_params), "query")
+                query = _query(self.operation.query, request)
                 reply = await self.handler(Call(request, services, key, body, query))
             except ApiError as exc:
                 return error_response(exc)
@@ -117,6 +117,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     status: int = 200,
     errors: dict[int, str] | None = None,
+    error_models: dict[int, type[BaseModel]] | None = None,
     description: str = "",
 ) -> Callable[[Handler], Endpoint]:
     """Declare a handler as an endpoint: served by the router, described in the OpenAPI doc."""
@@ -133,6 +134,7 @@ def endpoint(
             status=status,
             errors={**COMMON_ERRORS, **(errors or {})},
             error_model=ErrorEnvelope,
+            error_models=error_models or {},
             security=SECURITY,
             description=description,
         )
@@ -178,6 +180,18 @@ async def json_object(request: Request, *, empty: dict[str, Any] | None = None) 
     if not isinstance(data, dict):
         raise ApiError(400, "body: expected a JSON object", "invalid_input")
     return data
+
+
+def _query(model: type[BaseModel] | None, request: Request) -> Any:
+    """The query as ``model``; an unknown parameter is 400 (a misspelt filter would otherwise
+    quietly match everything)."""
+    params = dict(request.query_params)
+    if model is not None:
+        unknown = sorted(set(params) - set(model.model_fields))
+        if unknown:
+            text = f"{unknown[0]!r}: unknown query parameter"
+            raise ApiError(400, text, "invalid_input", [FieldError(field="query", message=text)])
+    return _validate(model, params, "query")
 
 
 async def _body(request: Request, model: type[BaseModel] | None) -> Any:

@@ -7,9 +7,9 @@ Unknown request fields are ignored. Object ids are ``_id``; timestamps are ISO 8
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 SessionState = Literal["created", "started", "ended", "cancelled", "start_failed"]
 TokenState = Literal["Accepted", "Blocked", "Expired", "Invalid"]
@@ -18,6 +18,39 @@ Registration = Literal["Accepted", "Pending", "Rejected"]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+def _json_int(value: Any) -> Any:
+    """A JSON integer: 5, or 5.0 (JSON Schema counts it), but not "5" or true."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be a valid integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _iso_datetime(value: Any) -> Any:
+    """An RFC 3339 / ISO 8601 string; pydantic alone would also take 0 or "0.5" as Unix time."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.upper())
+        except ValueError:
+            pass
+    raise ValueError("Input should be an ISO 8601 date-time string, e.g. 2026-01-31T12:00:00Z")
+
+
+# What the document says a field is, and nothing the JSON merely resembles. (Bounds go before
+# the validator in ``Annotated``, or pydantic writes "ge"/"le" instead of minimum/maximum.)
+JSON_INT = BeforeValidator(_json_int)
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
+def _any_case(*words: str) -> str:
+    """A pattern (ECMA 262 and Python alike) matching ``words`` in any letter case."""
+    spelled = ("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in w) for w in words)
+    return "^(" + "|".join(spelled) + ")$"
 
 
 T = TypeVar("T")
@@ -75,13 +108,17 @@ class SessionCreate(_In):
 
 
 class SessionQuery(_In):
-    status: str | None = Field(None, description="created|started|ended|cancelled|start_failed")
+    status: str | None = Field(
+        None,
+        pattern=_any_case(*get_args(SessionState), "pending"),
+        description="created|started|ended|cancelled|start_failed (any case; pending = created)",
+    )
     charger: str | None = None
     user: str | None = Field(None, description="id token")
-    created_at_gte: AwareDatetime | None = None
-    created_at_lte: AwareDatetime | None = None
+    created_at_gte: IsoDatetime | None = None
+    created_at_lte: IsoDatetime | None = None
     paginate_limit: int = Field(20, ge=1, le=500)
-    paginate_page: int = Field(1, ge=1)
+    paginate_page: int = Field(1, ge=1, le=1_000_000)  # offset within a 64-bit integer
 
 
 class Metrics(_Out):
@@ -144,8 +181,9 @@ SessionListEnvelope = Envelope[list[SessionOut]]
 
 
 class ConnectorIn(_In):
-    evse_id: int = Field(ge=1)
-    connector_id: int = Field(1, ge=1)
+    # OCPP's integer is 32-bit, and so are the database columns
+    evse_id: Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INT]
+    connector_id: Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INT] = 1
     evse_ref: str | None = Field(None, max_length=48, description="EVSE ID, DE*ABC*E1234*1")
 
 
@@ -154,18 +192,20 @@ class ChargerCreate(_In):
     password: str | None = Field(
         None, min_length=16, max_length=40, description="omit to have one generated"
     )
-    no_password: bool = Field(False, description="no Basic auth at all (lab use only)")
-    security_profile: int = Field(1, ge=0, le=3)
+    no_password: StrictBool = Field(False, description="no Basic auth at all (lab use only)")
+    security_profile: Annotated[int, Field(ge=0, le=3), JSON_INT] = 1
     registration_status: Registration = "Accepted"
-    allow_missing_subprotocol: bool = False
+    allow_missing_subprotocol: StrictBool = False
     connectors: list[ConnectorIn] = Field(default_factory=list)
 
 
 class ChargerPatch(_In):
+    """Absent or null: unchanged."""
+
     password: str | None = Field(None, min_length=16, max_length=40)
-    security_profile: int | None = Field(None, ge=0, le=3)
+    security_profile: Annotated[int, Field(ge=0, le=3), JSON_INT] | None = None
     registration_status: Registration | None = None
-    allow_missing_subprotocol: bool | None = None
+    allow_missing_subprotocol: StrictBool | None = None
     connectors: list[ConnectorIn] | None = None
 
 
@@ -245,15 +285,18 @@ class TokenCreate(_In):
     id_token: str = Field(min_length=1, max_length=36)
     type: str = Field("ISO14443", max_length=20)
     status: TokenState = "Accepted"
-    expires_at: AwareDatetime | None = None
+    expires_at: IsoDatetime | None = None
     group_id: str | None = Field(None, max_length=36)
     user_id: str | None = Field(None, max_length=64)
 
 
 class TokenPatch(_In):
+    """``type`` and ``status`` absent or null: unchanged; ``expires_at``, ``group_id`` and
+    ``user_id`` absent: unchanged, null: cleared."""
+
     type: str | None = Field(None, max_length=20)
     status: TokenState | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: IsoDatetime | None = None
     group_id: str | None = Field(None, max_length=36)
     user_id: str | None = Field(None, max_length=64)
 
@@ -295,7 +338,13 @@ WebhookEvent = Literal[
 
 
 class WebhookCreate(_In):
-    url: str = Field(pattern=r"^https?://[^\s/$.?#].[^\s]*$", max_length=2000)
+    # RFC 3986: a URL is printable ASCII (percent-encode the rest). Spelled without \s, which
+    # means other characters to Python (e.g. U+0085) than to the document's ECMA 262 regexes.
+    url: str = Field(
+        pattern=r"^https?://[A-Za-z0-9\[][!-~]*$",
+        max_length=2000,
+        description="absolute http(s) URL, printable ASCII",
+    )
     events: list[WebhookEvent] = Field(min_length=1)
     secret: str | None = Field(
         None, min_length=16, max_length=200, description="omit to have one generated"

@@ -64,6 +64,9 @@ async def create_token(call: Call) -> Reply:
 async def patch_token(call: Call) -> Reply:
     body: TokenPatch = call.body
     settings = body.model_dump(exclude_unset=True)
+    for name in ("type", "status"):  # null means unchanged: a token always has both
+        if settings.get(name, "") is None:
+            del settings[name]
     token = await call.services.operators.update_token(call.path("id_token"), **settings)
     return Reply(TokenEnvelope(message="token updated", result=token_out(token)))
 

@@ -11,6 +11,10 @@ from decimal import Decimal
 
 from csms.domain.model import ENERGY_REGISTER, MeterSample, Session
 
+# The largest reading (in its canonical unit) arithmetic is done with: 10^18 Wh is a million
+# TWh, far past any meter, and sums and differences of such readings stay finite floats.
+MAX_READING = 1e18
+
 # unit -> (canonical unit, factor to multiply by)
 _UNITS: dict[str, tuple[str, float]] = {
     "Wh": ("Wh", 1.0),

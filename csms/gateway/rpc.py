@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from csms.gateway.schemas import ValidationError, known_actions, validator
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MAX_ID_LENGTH = 36
 UNKNOWN_ID = "-1"
+# A \uD800-\uDFFF escape: json.loads turns a lone one into a str no database can store.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class Err(enum.Enum):
@@ -98,9 +101,13 @@ Frame = Call | CallResult | CallError
 def parse(text: str | bytes) -> Frame:
     """Parse one frame; raise :class:`RpcError` carrying the id to answer with."""
     try:
-        msg = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+        if isinstance(text, bytes):  # a binary frame: RFC 8259 JSON is UTF-8, nothing else
+            text = text.decode("utf-8")
+        msg = json.loads(text, parse_constant=_no_constant)
+    except ValueError:  # UnicodeDecodeError is a ValueError too
         raise RpcError(Err.RPC_FRAMEWORK, "frame is not valid JSON") from None
+    except RecursionError:  # "[[[[..." nested deeper than the interpreter's stack allows
+        raise RpcError(Err.RPC_FRAMEWORK, "frame is not valid JSON: nested too deeply") from None
     if not isinstance(msg, list) or not msg:
         raise RpcError(Err.RPC_FRAMEWORK, "frame is not a non-empty JSON array")
     message_id = _message_id(msg)
@@ -108,7 +115,7 @@ def parse(text: str | bytes) -> Frame:
     if not isinstance(type_id, int) or isinstance(type_id, bool):
         raise RpcError(Err.RPC_FRAMEWORK, "MessageTypeId is not an integer", message_id)
     if type_id == CALL:
-        return _call(msg, message_id)
+        return _call(msg, message_id, text)
     if type_id == CALLRESULT:
         if len(msg) != 3:
             raise RpcError(Err.PROTOCOL, "CALLRESULT must have 3 elements", message_id)
@@ -120,6 +127,11 @@ def parse(text: str | bytes) -> Frame:
     raise RpcError(Err.MESSAGE_TYPE, f"MessageTypeId {type_id} is not supported", message_id)
 
 
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json reads them, RFC 8259 has no such thing."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _message_id(msg: list[Any]) -> str:
     if len(msg) < 2 or not isinstance(msg[1], str):
         raise RpcError(Err.RPC_FRAMEWORK, "MessageId is missing or not a string")
@@ -128,7 +140,7 @@ def _message_id(msg: list[Any]) -> str:
     return str(msg[1])
 
 
-def _call(msg: list[Any], message_id: str) -> Call:
+def _call(msg: list[Any], message_id: str, text: str) -> Call:
     if len(msg) != 4:
         raise RpcError(Err.PROTOCOL, "CALL must have 4 elements", message_id)
     action, payload = msg[2], msg[3]
@@ -136,7 +148,18 @@ def _call(msg: list[Any], message_id: str) -> Call:
         raise RpcError(Err.RPC_FRAMEWORK, "Action is not a string", message_id)
     if not isinstance(payload, dict):
         raise RpcError(Err.FORMAT, "payload is not a JSON object", message_id)
+    if _SURROGATE_ESCAPE.search(text) and not _is_unicode(payload):
+        raise RpcError(Err.FORMAT, "payload holds an unpaired UTF-16 surrogate escape", message_id)
     return Call(message_id, action, payload)
+
+
+def _is_unicode(payload: dict[str, Any]) -> bool:
+    """False if some key or string holds a lone surrogate (only a \\uD8xx escape makes one)."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _RULES = {

@@ -415,6 +415,9 @@ async def test_sessions_are_paginated_with_link_headers(csms: Csms, partner: Par
     assert none.json()["data"] == [] and none.headers["X-Total-Count"] == "0"
     bad = await c.get(f"{V}/sessions", params={"date_from": "yesterday"})
     assert bad.status_code == 400 and bad.json()["status_code"] == 2001
+    for offset in ("\u00b2", "9" * 30):  # a digit to str.isdigit; past 64 bits (were 500s)
+        bad = await c.get(f"{V}/sessions", params={"offset": offset})
+        assert bad.status_code == 400 and bad.json()["status_code"] == 2001
 
 
 async def test_locations_show_chargers_and_their_evses(csms: Csms, partner: Partner) -> None:

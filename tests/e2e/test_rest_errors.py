@@ -133,6 +133,61 @@ async def test_unknown_route_and_method_use_the_envelope(client: httpx.AsyncClie
     _error(await client.delete("/v1/sessions"), 405, "method_not_allowed")
 
 
+async def test_405_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    """RFC 9110 §15.5.6: Allow names all methods the path has, not only its first route's."""
+    answer = await client.delete("/v1/sessions")
+    assert answer.headers["Allow"] == "GET, HEAD, POST"
+    ocpi = await client.request("TRACE", "/ocpi/2.2.1/credentials")
+    assert ocpi.status_code == 405
+    assert ocpi.headers["Allow"] == "DELETE, GET, HEAD, POST, PUT"
+
+
+async def test_patch_with_null_leaves_the_setting_unchanged(
+    csms: Csms, client: httpx.AsyncClient
+) -> None:
+    """null for a setting that cannot be cleared means unchanged (it was a 500)."""
+    assert (await client.post("/v1/chargers", json={"id": "CP1"})).status_code == 201
+    nulls = {"registration_status": None, "security_profile": None, "password": None}
+    patched = await client.patch("/v1/chargers/CP1", json=nulls)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["result"]["registration_status"] == "Accepted"
+    assert (await client.post("/v1/tokens", json={"id_token": "T"})).status_code == 201
+    token = await client.patch("/v1/tokens/T", json={"status": None, "type": None})
+    assert token.status_code == 200, token.text
+    assert token.json()["result"]["status"] == "Accepted"
+    assert token.json()["result"]["type"] == "ISO14443"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/v1/chargers", {"id": "CP9", "allow_missing_subprotocol": 0}, "allow_missing"),
+        ("POST", "/v1/chargers", {"id": "CP9", "security_profile": "1"}, "security_profile"),
+        ("POST", "/v1/chargers", {"id": "CP9", "connectors": [{"evse_id": True}]}, "connectors"),
+        ("POST", "/v1/chargers", {"id": "CP9", "connectors": [{"evse_id": 2**31}]}, "connectors"),
+        ("POST", "/v1/tokens", {"id_token": "T9", "expires_at": 0}, "expires_at"),
+        ("GET", "/v1/sessions?created_at_lte=0.5", None, "created_at_lte"),
+        ("GET", "/v1/sessions?paginate_page=237686944994147808", None, "paginate_page"),
+        ("GET", "/v1/sessions?status=", None, "status"),
+        ("GET", "/v1/sessions?stauts=ended", None, "'stauts'"),
+    ],
+)
+async def test_values_of_another_json_type_are_400(
+    client: httpx.AsyncClient, method: str, path: str, body: Any, field: str
+) -> None:
+    """0 is no boolean, "1" no integer, 0 no date-time; a page past 10^6 is 400 (it was a 500)."""
+    answer = await client.request(method, path, json=body)
+    assert _error(answer, 400, "invalid_input")["message"].startswith(field)
+
+
+async def test_whole_floats_are_integers(client: httpx.AsyncClient) -> None:
+    """JSON Schema counts 2.0 as an integer, and so do we."""
+    body = {"id": "CP8", "security_profile": 2.0, "connectors": [{"evse_id": 1.0}]}
+    created = await client.post("/v1/chargers", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["result"]["security_profile"] == 2
+
+
 async def test_operator_bad_input(csms: Csms, client: httpx.AsyncClient) -> None:
     """Duplicate charger or token, a short password, a naive expiry and a taken EVSE ID."""
     good = {"id": "CP1", "connectors": [{"evse_id": 1, "evse_ref": "DE*X*E1"}]}

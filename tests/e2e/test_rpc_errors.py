@@ -13,10 +13,12 @@ from csms.bootstrap import Csms
 from tests.conftest import add_charger, ws_url
 
 BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+TX201 = '[2,"{id}","TransactionEvent",{{"eventType":"Updated","timestamp":"2024-05-01T10:00:00Z","triggerReason":"MeterValuePeriodic","seqNo":1,"transactionInfo":{{"transactionId":"t1"}},"meterValue":[{{"timestamp":"2024-05-01T10:00:00Z","sampledValue":[{sv}]}}]}}]'
+STATUS16 = '[2,"{id}","StatusNotification",{{"connectorId":{c},"errorCode":"NoError","status":"Available","timestamp":"{ts}"}}]'
 BOOT201 = '[2,"boot","BootNotification",{"chargingStation":{"vendorName":"V","model":"M"},"reason":"PowerUp"}]'
 
 
-async def _exchange(ws: Any, frame: str) -> list[Any]:
+async def _exchange(ws: Any, frame: str | bytes) -> list[Any]:
     await ws.send(frame)
     answer = await asyncio.wait_for(ws.recv(), 5)
     return list(json.loads(answer))
@@ -56,6 +58,35 @@ CASES_16 = [
         "b1",
         "PropertyConstraintViolation",
     ),
+    # found by tests/fuzz: each of these was an InternalError or a closed socket
+    ("nested too deeply", "[" * 30000, "-1", "FormationViolation"),
+    (
+        "NaN is not JSON",
+        '[2,"c1","DataTransfer",{"vendorId":"x","data":NaN}]',
+        "-1",
+        "FormationViolation",
+    ),
+    ("binary not UTF-8", b"\xff[2]", "-1", "FormationViolation"),
+    ("lone surrogate", '[2,"c2","Authorize",{"idTag":"\\ud800"}]', "c2", "FormationViolation"),
+    ("NUL action", '[2,"c3","\\u0000",{}]', "c3", "NotImplemented"),
+    (
+        "integer past 32 bits",
+        STATUS16.format(id="c4", c=2**31, ts="2024-05-01T10:00:00Z"),
+        "c4",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "offset out of range",
+        STATUS16.format(id="c5", c=1, ts="0001-01-01T00:00:00+14:00"),
+        "c5",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "sampled value infinite",
+        '[2,"c6","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2024-05-01T10:00:00Z","sampledValue":[{"value":"1e999"}]}]}]',
+        "c6",
+        "PropertyConstraintViolation",
+    ),
 ]
 
 CASES_201 = [
@@ -81,6 +112,27 @@ CASES_201 = [
         "PropertyConstraintViolation",
     ),
     ("extra field", '[2,"a9","Heartbeat",{"x":1}]', "a9", "FormatViolation"),
+    # found by tests/fuzz: each of these was an InternalError or a closed socket
+    ("nested too deeply", '{"a":' * 12000, "-1", "RpcFrameworkError"),
+    ("binary not UTF-8", b"\x80[2]", "-1", "RpcFrameworkError"),
+    (
+        "number past float",
+        TX201.format(id="c1", sv='{"value":1e999}'),
+        "c1",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "multiplier overflow",
+        TX201.format(id="c2", sv='{"value":1,"unitOfMeasure":{"multiplier":2147483647}}'),
+        "c2",
+        "PropertyConstraintViolation",
+    ),
+    (
+        "integer past 32 bits",
+        '[2,"c3","StatusNotification",{"timestamp":"2024-05-01T10:00:00Z","connectorStatus":"Available","evseId":2147483648,"connectorId":1}]',
+        "c3",
+        "PropertyConstraintViolation",
+    ),
 ]
 
 
@@ -88,7 +140,7 @@ CASES_201 = [
     ("case", "frame", "expected_id", "code"), CASES_16, ids=[c[0] for c in CASES_16]
 )
 async def test_v16_malformed_frame_gets_callerror_and_socket_survives(
-    csms: Csms, case: str, frame: str, expected_id: str, code: str
+    csms: Csms, case: str, frame: str | bytes, expected_id: str, code: str
 ) -> None:
     """OCPP-J 1.6 §4.2.3: each malformed frame gets its 1.6 error code; Heartbeat still works."""
     ws = await _open(csms, "1.6")
@@ -96,7 +148,7 @@ async def test_v16_malformed_frame_gets_callerror_and_socket_survives(
         answer = await _exchange(ws, frame)
         assert answer[:3] == [4, expected_id, code]
         assert isinstance(answer[3], str) and len(answer[3]) <= 255 and answer[4] == {}
-        assert frame not in answer[3]
+        assert isinstance(frame, bytes) or frame not in answer[3]
         follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert follow[0] == 3 and follow[1] == "hb"
     finally:
@@ -107,7 +159,7 @@ async def test_v16_malformed_frame_gets_callerror_and_socket_survives(
     ("case", "frame", "expected_id", "code"), CASES_201, ids=[c[0] for c in CASES_201]
 )
 async def test_v201_malformed_frame_gets_callerror_and_socket_survives(
-    csms: Csms, case: str, frame: str, expected_id: str, code: str
+    csms: Csms, case: str, frame: str | bytes, expected_id: str, code: str
 ) -> None:
     """OCPP 2.0.1 Part 4 §4.2.3/4.4: each malformed frame gets its 2.0.1 error code."""
     ws = await _open(csms, "2.0.1")
@@ -149,5 +201,15 @@ async def test_unknown_answer_id_is_dropped_without_reply(csms: Csms) -> None:
         await ws.send('[3,"never-sent",{}]')
         follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert follow[:2] == [3, "hb"]
+    finally:
+        await ws.close()
+
+
+async def test_lower_case_t_and_z_timestamps_are_accepted(csms: Csms) -> None:
+    """RFC 3339 §5.6 allows "t" and "z" in lower case; Python's fromisoformat alone does not."""
+    ws = await _open(csms, "1.6")
+    try:
+        answer = await _exchange(ws, STATUS16.format(id="lc", c=1, ts="2024-05-01t10:00:00z"))
+        assert answer == [3, "lc", {}]
     finally:
         await ws.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from csms.domain.energy import normalise
+from csms.domain.energy import MAX_READING, normalise
 from csms.domain.model import ENERGY_REGISTER, Authorization, BootInfo, MeterSample
 from csms.domain.transactions import StartTransaction, StopTransaction
 from csms.gateway.rpc import Err, RpcError
@@ -32,12 +33,7 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
             if signed:
                 value, unit = 0.0, sv.get("unit", "Wh")
             else:
-                try:
-                    raw = float(sv["value"])
-                except ValueError:
-                    raise RpcError(
-                        Err.PROPERTY, f"sampledValue.value {sv['value']!r} is not a number"
-                    ) from None
+                raw = _number(sv["value"])
                 value, unit = normalise(
                     raw, sv.get("unit", "Wh" if "Energy" in measurand else None)
                 )
@@ -54,6 +50,17 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
                 )
             )
     return out
+
+
+def _number(text: str) -> float:
+    """A sampledValue's value: a decimal number ("nan", "inf" and "1e999" are not readings)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not abs(value) <= MAX_READING / 1000:  # "kWh" is multiplied by 1000
+        raise RpcError(Err.PROPERTY, f"sampledValue.value {text[:40]!r} is not a number in range")
+    return value
 
 
 def start(charger_id: str, p: dict[str, Any]) -> StartTransaction:

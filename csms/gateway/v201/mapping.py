@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.domain.energy import normalise
+from csms.domain.energy import MAX_READING, normalise
 from csms.domain.model import ENERGY_REGISTER, Authorization, BootInfo, MeterSample
 from csms.domain.transactions import TransactionEvent
+from csms.gateway.rpc import Err, RpcError
 from csms.gateway.timefmt import format_time, parse_time
 
 
@@ -31,8 +32,8 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
             measurand = sv.get("measurand", ENERGY_REGISTER)
             uom = sv.get("unitOfMeasure") or {}
             default_unit = "Wh" if "Energy" in measurand else None
-            value, unit = normalise(
-                float(sv["value"]), uom.get("unit", default_unit), uom.get("multiplier", 0)
+            value, unit = _reading(
+                sv["value"], uom.get("unit", default_unit), uom.get("multiplier", 0)
             )
             out.append(
                 MeterSample(
@@ -47,6 +48,17 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
                 )
             )
     return out
+
+
+def _reading(value: float, unit: str | None, multiplier: int) -> tuple[float, str]:
+    """``value`` x 10^multiplier in the canonical unit, refused past :data:`MAX_READING`."""
+    try:
+        scaled, canonical = normalise(float(value), unit, multiplier)
+    except ArithmeticError:  # decimal overflow: a multiplier of 2**31 - 1
+        scaled, canonical = float("inf"), ""
+    if not abs(scaled) <= MAX_READING:
+        raise RpcError(Err.PROPERTY, f"sampledValue {value!r} x 10^{multiplier} is out of range")
+    return scaled, canonical
 
 
 def transaction_event(charger_id: str, p: dict[str, Any]) -> TransactionEvent:
