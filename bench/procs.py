@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import resource
 import shutil
 import signal
@@ -35,10 +36,32 @@ def console_script(name: str, module: str) -> list[str]:
 
 
 def free_port() -> int:
-    """A TCP port free on loopback right now (the server binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on loopback now, for a server that binds it a moment later.
+
+    Chosen at random *below* the kernel's ephemeral range: a port from ``bind(0)`` is an
+    ephemeral one, which any outgoing connection (thousands, in a fleet run next door) may take
+    before the server binds it. Below the range only another caller of this function could.
+    """
+    low, _ = _ephemeral_range()
+    floor = 10_000
+    for _ in range(200):
+        port = random.randrange(floor, max(floor + 1_000, low))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BenchError("no free TCP port below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        low, high = (int(v) for v in text.split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
 
 
 def raise_open_files_limit() -> dict[str, int]:

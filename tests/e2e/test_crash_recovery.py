@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,18 +17,13 @@ from typing import Any
 
 import pytest
 
+from bench.procs import free_port as _free_port
 from charger_sim.runner import ProtocolVersion, run
 from charger_sim.scenario import parse
 from csms.domain.model import SessionStatus
 from tests.chargers import connected, now_iso
 from tests.conftest import MakeCsms
 from tests.faults import acknowledged_register_samples, log_count, register_samples
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(env: dict[str, str], *args: str) -> str:

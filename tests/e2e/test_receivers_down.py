@@ -8,11 +8,11 @@ same database, and go out once the receiver listens again on its address (ADR 00
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from bench.procs import free_port as _free_port
 from csms.bootstrap import Csms
 from csms.domain.model import Delivery
 from csms.domain.operators import ConnectorSpec
@@ -26,12 +26,6 @@ from tests.receiver import receiver
 # Retried every 0.05-0.2 s, never given up within a test.
 PATIENT = {"retry_base": 0.05, "retry_max": 0.2, "max_attempts": 1_000}
 OIOI_KEY = "partner-key-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _failed_attempts(csms: Csms, more_than: int = 0) -> list[Delivery]:
