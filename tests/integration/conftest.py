@@ -13,7 +13,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import free_port
 from csms.storage.sql import SqlDatabase, create_engine, migrate
 
 _REQUIRE_ENV = ("CI", "CSMS_REQUIRE_POSTGRES")
@@ -66,12 +66,6 @@ def _find_postgres_bin() -> Path | None:
     return max(usable, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(args: list[str]) -> None:
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -102,7 +96,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres"]
