@@ -18,6 +18,7 @@ _journal = tables.table_of(tables.JournalRow)
 _cursors = tables.table_of(tables.JournalCursorRow)
 _webhooks = tables.table_of(tables.WebhookRow)
 _deliveries = tables.table_of(tables.DeliveryRow)
+_JOURNAL_INSERT = _journal.insert()  # built once
 
 
 class JournalRepository:
@@ -25,11 +26,9 @@ class JournalRepository:
         self._session = session
 
     async def append(self, event: DomainEvent) -> None:
-        await self._session.execute(
-            _journal.insert().values(
-                name=event.name, subject=event.subject, at=event.at, data=event.data
-            )
-        )
+        values = {"name": event.name, "subject": event.subject, "at": event.at}
+        values["data"] = event.data
+        await self._session.execute(_JOURNAL_INSERT, values)
 
     async def last(self) -> int:
         result = await self._session.execute(select(func.max(tables.JournalRow.seq)))

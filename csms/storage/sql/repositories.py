@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.model import (
@@ -19,12 +19,11 @@ from csms.domain.model import (
     ChargerEvent,
     ConnectorState,
     IdToken,
-    Protocol,
-    RegistrationStatus,
     TokenStatus,
 )
 from csms.storage.sql import tables
 from csms.storage.sql._dialect import upsert, values_of
+from csms.storage.sql.row_mapping import api_key_of, charger_of, connector_of
 from csms.storage.sql.session_repository import SessionRepository
 
 __all__ = ["ApiKeyRepository", "ChargerRepository", "SessionRepository", "TokenRepository"]
@@ -35,15 +34,31 @@ _events = tables.table_of(tables.ChargerEventRow)
 _tokens = tables.table_of(tables.IdTokenRow)
 _api_keys = tables.table_of(tables.ApiKeyRow)
 
+# Built once: a statement built per call (and its cache key) costs more than running it.
+_CHARGER = select(_chargers).where(_chargers.c.id == bindparam("p_id"))
+_CONNECTORS = (
+    select(_connectors)
+    .where(_connectors.c.charger_id == bindparam("p_id"))
+    .order_by(_connectors.c.evse_id, _connectors.c.connector_id)
+)
+_CONNECTOR_BY_EVSE_REF = (
+    select(_connectors)
+    .where(_connectors.c.evse_ref == bindparam("p_ref"))
+    .order_by(_connectors.c.charger_id, _connectors.c.evse_id, _connectors.c.connector_id)
+)
+_TOKEN = select(_tokens).where(_tokens.c.id_token == bindparam("p_token"))
+_USER_TOKENS = (
+    select(_tokens).where(_tokens.c.user_id == bindparam("p_user")).order_by(_tokens.c.id_token)
+)
+_API_KEY = select(_api_keys).where(_api_keys.c.id == bindparam("p_id"))
+
 
 class ChargerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def get(self, charger_id: str) -> Charger | None:
-        result = await self._session.execute(
-            select(_chargers).where(tables.ChargerRow.id == charger_id)
-        )
+        result = await self._session.execute(_CHARGER, {"p_id": charger_id})
         row = result.first()
         return _charger(row) if row else None
 
@@ -62,21 +77,11 @@ class ChargerRepository:
         await upsert(self._session, _connectors, values_of(state), keys)
 
     async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
-        row = tables.ConnectorRow
-        result = await self._session.execute(
-            select(_connectors)
-            .where(row.charger_id == charger_id)
-            .order_by(row.evse_id, row.connector_id)
-        )
-        return [ConnectorState(**r._asdict()) for r in result]
+        result = await self._session.execute(_CONNECTORS, {"p_id": charger_id})
+        return [connector_of(r._asdict()) for r in result]
 
     async def connector_by_evse_ref(self, evse_ref: str) -> ConnectorState | None:
-        row = tables.ConnectorRow
-        result = await self._session.execute(
-            select(_connectors)
-            .where(row.evse_ref == evse_ref)
-            .order_by(row.charger_id, row.evse_id, row.connector_id)
-        )
+        result = await self._session.execute(_CONNECTOR_BY_EVSE_REF, {"p_ref": evse_ref})
         found = result.first()
         return ConnectorState(**found._asdict()) if found else None
 
@@ -104,9 +109,7 @@ class TokenRepository:
         self._session = session
 
     async def get(self, id_token: str) -> IdToken | None:
-        result = await self._session.execute(
-            select(_tokens).where(tables.IdTokenRow.id_token == id_token)
-        )
+        result = await self._session.execute(_TOKEN, {"p_token": id_token})
         row = result.first()
         return _token(row) if row else None
 
@@ -121,10 +124,7 @@ class TokenRepository:
         return [_token(row) for row in result]
 
     async def for_user(self, user_id: str) -> builtins.list[IdToken]:
-        row = tables.IdTokenRow
-        result = await self._session.execute(
-            select(_tokens).where(row.user_id == user_id).order_by(row.id_token)
-        )
+        result = await self._session.execute(_USER_TOKENS, {"p_user": user_id})
         return [_token(r) for r in result]
 
 
@@ -133,9 +133,9 @@ class ApiKeyRepository:
         self._session = session
 
     async def get(self, key_id: str) -> ApiKey | None:
-        result = await self._session.execute(select(_api_keys).where(tables.ApiKeyRow.id == key_id))
+        result = await self._session.execute(_API_KEY, {"p_id": key_id})
         row = result.first()
-        return ApiKey(**row._asdict()) if row else None
+        return api_key_of(row._asdict()) if row else None
 
     async def add(self, key: ApiKey) -> None:
         await self.save(key)
@@ -150,11 +150,7 @@ class ApiKeyRepository:
 
 
 def _charger(row: Row[Any]) -> Charger:
-    charger = Charger(**row._asdict())
-    charger.registration_status = RegistrationStatus(charger.registration_status)
-    if charger.protocol is not None:
-        charger.protocol = Protocol(charger.protocol)
-    return charger
+    return charger_of(row._asdict())
 
 
 def _token(row: Row[Any]) -> IdToken:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, Select, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.changes import seq_of_key
 from csms.domain.model import FailedStop, MeterSample, Protocol, Session, SessionStatus
 from csms.storage.sql import tables
-from csms.storage.sql._dialect import insert, upsert, values_of
+from csms.storage.sql._dialect import dialect_insert, insert, upsert, values_of
 
-_S = tables.SessionRow
-_sessions = tables.table_of(_S)
+_sessions = tables.table_of(tables.SessionRow)
+_S = _sessions.c  # Core columns: cheaper to build into statements than the ORM attributes
 _samples = tables.table_of(tables.MeterSampleRow)
 _counters = tables.table_of(tables.CounterRow)
 _events = tables.table_of(tables.TransactionEventRow)
@@ -26,6 +27,15 @@ _TX16_COUNTER = "tx16"
 _REMOTE_START_COUNTER = "remote_start"
 _OPEN = (SessionStatus.PENDING.value, SessionStatus.STARTED.value)
 _OPTIONAL_SAMPLE_FIELDS = ("phase", "location", "context")
+_IN_ORDER = (_S.created_at, _S.id)
+# Built once: a statement built per call (and its cache key) costs more than running it.
+_BY_ID = select(_sessions).where(_S.id == bindparam("p_id"))
+_BY_TRANSACTION = (
+    select(_sessions)
+    .where(_S.charger_id == bindparam("p_charger"), _S.transaction_id == bindparam("p_tx"))
+    .order_by(*_IN_ORDER)
+    .limit(1)
+)
 
 
 class SessionRepository:
@@ -39,10 +49,10 @@ class SessionRepository:
         await upsert(self._session, _sessions, values_of(session, exclude=["samples"]), ["id"])
 
     async def get(self, session_id: str) -> Session | None:
-        return await self._first(_S.id == session_id)
+        return await self._one(_BY_ID, {"p_id": session_id})
 
     async def by_transaction(self, charger_id: str, transaction_id: str) -> Session | None:
-        return await self._first(_S.charger_id == charger_id, _S.transaction_id == transaction_id)
+        return await self._one(_BY_TRANSACTION, {"p_charger": charger_id, "p_tx": transaction_id})
 
     async def by_start_key(self, charger_id: str, start_key: str) -> Session | None:
         return await self._first(_S.charger_id == charger_id, _S.start_key == start_key)
@@ -63,12 +73,9 @@ class SessionRepository:
     async def open_on_connector(
         self, charger_id: str, evse_id: int | None, connector_id: int | None
     ) -> list[Session]:
-        where = [_S.charger_id == charger_id, _S.status.in_(_OPEN)]
-        if evse_id is not None:
-            where.append(or_(_S.evse_id.is_(None), _S.evse_id == evse_id))
-        if connector_id is not None:
-            where.append(or_(_S.connector_id.is_(None), _S.connector_id == connector_id))
-        return await self._find(*where)
+        stmt = _open_on_connector(evse_id is not None, connector_id is not None)
+        params = {"p_charger": charger_id, "p_evse": evse_id, "p_connector": connector_id}
+        return await self._all(stmt, params)
 
     async def pending_before(self, created_before: datetime) -> list[Session]:
         return await self._find(
@@ -170,26 +177,45 @@ class SessionRepository:
         concurrent writers (several nodes) each get their own value; a rolled-back value was
         never handed out, so no caller ever sees one reused.
         """
-        stmt = insert(self._session, _counters).values(name=name, value=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": _counters.c.value + 1}
-        )
-        result = await self._session.execute(stmt.returning(_counters.c.value))
+        stmt = _next_statement(self._session.get_bind().dialect.name)
+        result = await self._session.execute(stmt, {"p_name": name})
         return int(result.scalar_one())
 
     async def _first(self, *where: ColumnElement[bool]) -> Session | None:
-        result = await self._session.execute(
-            select(_sessions).where(*where).order_by(_S.created_at, _S.id).limit(1)
-        )
-        row = result.first()
+        return await self._one(select(_sessions).where(*where).order_by(*_IN_ORDER).limit(1))
+
+    async def _one(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> Session | None:
+        row = (await self._session.execute(stmt, params)).first()
         return session_of(row._asdict()) if row else None
 
     async def _find(self, *where: ColumnElement[bool]) -> builtins.list[Session]:
-        return await self._all(select(_sessions).where(*where).order_by(_S.created_at, _S.id))
+        return await self._all(select(_sessions).where(*where).order_by(*_IN_ORDER))
 
-    async def _all(self, stmt: Select[Any]) -> builtins.list[Session]:
-        result = await self._session.execute(stmt)
+    async def _all(
+        self, stmt: Select[Any], params: dict[str, Any] | None = None
+    ) -> builtins.list[Session]:
+        result = await self._session.execute(stmt, params)
         return [session_of(row._asdict()) for row in result]
+
+
+@cache
+def _open_on_connector(evse: bool, connector: bool) -> Select[Any]:
+    """Open sessions of a charger that may be on the EVSE / connector (None: any of them)."""
+    where = [_S.charger_id == bindparam("p_charger"), _S.status.in_(_OPEN)]
+    if evse:
+        where.append(or_(_S.evse_id.is_(None), _S.evse_id == bindparam("p_evse")))
+    if connector:
+        where.append(or_(_S.connector_id.is_(None), _S.connector_id == bindparam("p_connector")))
+    return select(_sessions).where(*where).order_by(*_IN_ORDER)
+
+
+@cache
+def _next_statement(dialect: str) -> Executable:
+    stmt = dialect_insert(dialect, _counters).values(name=bindparam("p_name"), value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"value": _counters.c.value + 1}
+    )
+    return stmt.returning(_counters.c.value)
 
 
 def session_of(values: Mapping[str, Any]) -> Session:
