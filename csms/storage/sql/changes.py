@@ -318,7 +318,7 @@ def _sqlite_time(value: datetime | None) -> str | None:
         raise ValueError(f"naive datetime {value!r}: the domain only deals in aware UTC")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 def _plain(value: Any) -> Any:
