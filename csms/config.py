@@ -88,6 +88,16 @@ class AuthorizationConfig:
 class SessionsConfig:
     plugin_timeout: float = 120.0
     expiry_check_interval: float = 1.0
+    # At most one session.updated per session per N seconds from meter values (ADR 0010);
+    # 0 = one per metered message.
+    update_interval: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.update_interval >= 0:  # also refuses nan
+            raise ConfigError(
+                f"[sessions] update_interval must be >= 0 (0 = every metered message), "
+                f"not {self.update_interval}"
+            )
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,9 @@ _TIMES = frozenset(
 def session_event_data(session: Session) -> dict[str, Any]:
     """What every session event carries: the whole session (without samples) as JSON values.
 
-    Built on every meter value of every running transaction: one dict comprehension, then the
-    few fields that are not JSON values already (times, the two enums) are replaced.
+    Built for meter values of running transactions (at most once per session per
+    ``[sessions] update_interval``): one dict comprehension, then the few fields that are not
+    JSON values already (times, the two enums) are replaced.
     """
     data = {name: getattr(session, name) for name in _EVENT_FIELDS}
     for name in _TIMES:

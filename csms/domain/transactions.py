@@ -105,6 +105,7 @@ class _Outcome:
     events: list[tuple[str, Session]] = field(default_factory=list)
     adopted: list[DomainEvent] = field(default_factory=list)  # from a joined remote start
     last_seq: int | None = None  # 2.0.1: the highest seqNo recorded for the transaction
+    journaled_at: datetime | None = None  # when ``events`` were journaled
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class _Running:
 
     session: Session  # never mutated: the fast path works on a copy
     last_seq: int | None  # 2.0.1: the highest seqNo recorded; None for 1.6
+    journaled_at: datetime | None  # the last session event journaled; None = unknown
 
 
 class TransactionService:
@@ -125,6 +127,7 @@ class TransactionService:
         tariff: Tariff,
         auth_policy: AuthorizationPolicy,
         plugin_timeout: float,
+        update_interval: float,
     ) -> None:
         self._db = db
         self._events = events
@@ -133,6 +136,8 @@ class TransactionService:
         self._tariff = tariff
         self._auth = auth_policy
         self._plugin_timeout = plugin_timeout
+        # Meter values journal session.updated at most once per this many seconds (ADR 0010).
+        self._update_interval = update_interval
         # (charger id, transaction id) -> running transaction; see ADR 0006.
         self._running: dict[tuple[str, str], _Running] = {}
         events.subscribe(self._forget_changed)
@@ -412,14 +417,14 @@ class TransactionService:
             out.last_seq = None
             result = await work(uow)
             emitted.extend(out.adopted)
-            now = self._clock.now()
+            now = out.journaled_at = self._clock.now()
             for name, session in out.events:
                 emitted.append(DomainEvent(name, session.id, now, session_event_data(session)))
             return result
 
         result = await journaled_write(self._db, self._events, run)
         for _, session in out.events:
-            self._note_running(session, out.last_seq)
+            self._note_running(session, out.last_seq, out.journaled_at)
         return result
 
     # -- running transactions: samples recorded without reads --------------------------------
@@ -429,6 +434,11 @@ class TransactionService:
     # the changes of many chargers into a few multi-row statements. Anything unusual (an
     # unknown transaction, an out-of-order or replayed seqNo, a token, another EVSE) takes
     # the general path above, which reads the stored state and refreshes what we hold.
+    #
+    # The samples and the session's meter fields are always committed before the answer, but
+    # session.updated is journaled only if none was within ``update_interval`` (ADR 0010): the
+    # snapshot, its JSON and the journal row are most of the cost, and the next one (or
+    # session.ended) supersedes it.
 
     async def _record_samples(
         self,
@@ -445,26 +455,33 @@ class TransactionService:
             session.offline = session.offline or msg.offline
         apply_samples(session, samples, baseline_from_samples=_from_samples(session))
         session.updated_at = now
-        event = DomainEvent(ev.SESSION_UPDATED, session.id, now, session_event_data(session))
         changes: list[Change] = [SamplesAdded(session.id, samples), SessionMetered(session)]
         if seen is not None:
             changes.append(seen)
-        changes.append(EventJournaled(event))
+        journaled_at = running.journaled_at
+        event = None
+        if _update_due(journaled_at, now, self._update_interval):
+            event = DomainEvent(ev.SESSION_UPDATED, session.id, now, session_event_data(session))
+            changes.append(EventJournaled(event))
+            journaled_at = now
         await self._db.apply(changes)
         key = (session.charger_id, str(session.transaction_id))
         if self._running.get(key) is running:  # nothing else changed it meanwhile
             last_seq = msg.seq_no if msg is not None else None
-            self._running[key] = _Running(session, last_seq)
-        self._events.publish(event)
+            self._running[key] = _Running(session, last_seq, journaled_at)
+        if event is not None:
+            self._events.publish(event)
         return session
 
-    def _note_running(self, session: Session, last_seq: int | None) -> None:
+    def _note_running(
+        self, session: Session, last_seq: int | None, journaled_at: datetime | None
+    ) -> None:
         """Hold the committed state of a started transaction; forget it once it is not."""
         if session.transaction_id is None:
             return
         key = (session.charger_id, session.transaction_id)
         if session.status is SessionStatus.STARTED:
-            self._running[key] = _Running(copy_session(session), last_seq)
+            self._running[key] = _Running(copy_session(session), last_seq, journaled_at)
         else:
             self._running.pop(key, None)
 
@@ -482,6 +499,14 @@ class TransactionService:
 
 def _from_samples(session: Session) -> bool:
     return session.protocol is Protocol.V201
+
+
+def _update_due(journaled_at: datetime | None, now: datetime, interval: float) -> bool:
+    """True unless a session event was journaled less than ``interval`` seconds before ``now``
+    (a clock that went back makes it due, so a step back cannot silence a session)."""
+    if journaled_at is None:
+        return True
+    return not 0 <= (now - journaled_at).total_seconds() < interval
 
 
 def _samples_only(running: _Running, msg: TransactionEvent) -> bool:

@@ -43,8 +43,10 @@ def _signed(got: Received, secret: str) -> dict[str, Any]:
     return body
 
 
-async def test_session_events_arrive_signed_with_the_session(csms: Csms) -> None:
-    """A REST-started 1.6 session yields signed created/started/updated/ended deliveries."""
+async def test_session_events_arrive_signed_with_the_session(make_csms: MakeCsms) -> None:
+    """A REST-started 1.6 session yields signed created/started/updated/ended deliveries
+    (update_interval 0: a session.updated for each MeterValues)."""
+    csms = await make_csms(sessions={"update_interval": 0.0})
     await add_charger(csms, "CP1")
     await add_token(csms, "APP")
     async with receiver() as rec, await _client(csms) as c:
@@ -68,6 +70,34 @@ async def test_session_events_arrive_signed_with_the_session(csms: Csms) -> None
     assert {b["data"]["_id"] for b in bodies} == {session_id}
     assert bodies[-1]["data"]["energy_kwh"] == 2.5 and bodies[-1]["data"]["cost"]["amount"] == 0.75
     assert len({b["_id"] for b in bodies}) == 4
+
+
+async def test_meter_values_within_the_update_interval_send_no_session_updated(
+    make_csms: MakeCsms,
+) -> None:
+    """Meter values within [sessions] update_interval of session.started are stored and counted
+    but journal no session.updated: the receiver gets created, started, then an ended that
+    carries the final energy (ADR 0010)."""
+    csms = await make_csms(sessions={"update_interval": 3600.0})
+    await add_charger(csms, "CP1")
+    await add_token(csms, "APP")
+    async with receiver() as rec, await _client(csms) as c:
+        hook = await _subscribe(c, f"{rec.url}/hooks", SESSION_EVENTS)
+        async with connected(ws_url(csms, "CP1"), "CP1") as cp:
+            made = await c.post("/v1/sessions", json={"connector": "CP1:1", "user": "APP"})
+            session_id = made.json()["result"]["_id"]
+            tx = (await cp.start_tx("APP", 1_000)).transaction_id
+            await cp.meter(tx, 2_000)
+            await cp.meter(tx, 3_000)
+            running = await csms.services.sessions.get(session_id)
+            await cp.stop_tx(tx, 3_500)
+            bodies = [_signed(await rec.next(), hook["secret"]) for _ in range(3)]
+        samples = await csms.services.sessions.samples(session_id)
+    assert running.energy_wh == 2_000.0  # both MeterValues counted before the stop
+    assert [s.value for s in samples] == [2_000.0, 3_000.0]
+    assert [b["event"] for b in bodies] == ["session.created", "session.started", "session.ended"]
+    assert bodies[-1]["data"]["energy_kwh"] == 2.5
+    assert rec.requests.empty()
 
 
 async def test_only_subscribed_events_are_sent(csms: Csms) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from csms.bootstrap import Csms
-from tests.conftest import add_charger, add_token
+from tests.conftest import MakeCsms, add_charger, add_token
 
 T = TypeVar("T")
 
@@ -18,6 +18,13 @@ T = TypeVar("T")
 def sim_url(csms: Csms) -> str:
     """The base URL the simulator appends its charger id to."""
     return f"ws://127.0.0.1:{csms.ocpp.port}/ocpp"
+
+
+@pytest.fixture
+async def csms(make_csms: MakeCsms) -> Csms:
+    """The shared test CSMS, journaling a session.updated for every metered message
+    (``update_interval = 0``): these tests follow the simulator's meter through those events."""
+    return await make_csms(sessions={"update_interval": 0.0})
 
 
 @pytest.fixture

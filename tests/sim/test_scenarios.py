@@ -13,11 +13,12 @@ from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.domain.commands import RawCall
 from csms.domain.model import SessionStatus
-from tests.conftest import add_charger, add_token, wait_event
+from tests.conftest import MakeCsms, add_charger, add_token, wait_event
 from tests.sim.conftest import in_background, sim_url
 
 PROTOCOLS = pytest.mark.parametrize("protocol", ["1.6", "2.0.1"])
 SHIPPED = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+ENERGY = "Energy.Active.Import.Register"
 
 Driver = Callable[[Csms, Scenario], Awaitable[None]]
 
@@ -87,6 +88,43 @@ async def test_local_charge_records_exactly_the_delivered_energy(
     assert session.status is SessionStatus.ENDED
     assert session.energy_wh == delivered.energy_wh
     assert session.transaction_id == delivered.transaction_id
+
+
+@PROTOCOLS
+async def test_meter_values_within_the_update_interval_journal_only_start_and_end(
+    make_csms: MakeCsms, protocol: ProtocolVersion
+) -> None:
+    """With [sessions] update_interval longer than the charge, every meter value of local_charge
+    is stored and counted, but the session journals only session.started and session.ended,
+    and the ended event carries the delivered energy (ADR 0010)."""
+    csms = await make_csms(sessions={"update_interval": 3600.0})
+    await add_charger(csms, "SIM1")
+    await add_token(csms, "SIMTAG01")
+    events = csms.services.events.queue()
+    async with asyncio.timeout(30):
+        result = await run(
+            load("local_charge"), url=sim_url(csms), charger_id="SIM1", protocol=protocol
+        )
+    (delivered,) = result.delivered
+    (session,) = await csms.services.sessions.list(charger_id="SIM1")
+    journaled = []  # published after their commit, before the charger got its answer
+    while not events.empty():
+        event = events.get_nowait()
+        if event.name.startswith("session."):
+            journaled.append(event)
+    metered = [
+        payload
+        for action, payload in result.acknowledged
+        if action == "MeterValues" or payload.get("eventType") == "Updated"
+    ]
+    periodic = [
+        s.value
+        for s in await csms.services.sessions.samples(session.id)
+        if s.measurand == ENERGY and s.context == "Sample.Periodic"
+    ]
+    assert len(metered) >= 2 and len(periodic) == len(metered)  # every one stored
+    assert [e.name for e in journaled] == ["session.started", "session.ended"]
+    assert journaled[-1].data["energy_wh"] == session.energy_wh == delivered.energy_wh
 
 
 @PROTOCOLS

@@ -15,6 +15,7 @@ def test_defaults_without_file() -> None:
     assert (config.ocpp.port, config.api.port) == (9000, 8000)
     assert config.storage.url == "sqlite+aiosqlite:///./data/csms.db"
     assert config.authorization.unknown_tokens == "reject"
+    assert config.sessions.update_interval == 10.0
 
 
 def test_file_then_environment_precedence(tmp_path: Path) -> None:
@@ -47,6 +48,8 @@ def test_csms_config_env_names_the_file(tmp_path: Path) -> None:
         ("", {"CSMS_OCPP_PROT": "1"}, "CSMS_OCPP_PROT"),
         ("", {"CSMS_OCPP_PORT": "abc"}, "CSMS_OCPP_PORT"),
         ('[authorization]\nunknown_tokens = "maybe"\n', {}, "unknown_tokens"),
+        ("[sessions]\nupdate_interval = -1\n", {}, "[sessions] update_interval"),
+        ("", {"CSMS_SESSIONS_UPDATE_INTERVAL": "nan"}, "[sessions] update_interval"),
     ],
 )
 def test_bad_keys_and_values_fail_naming_them(
@@ -94,3 +97,10 @@ def test_tls_files_that_do_not_load_fail_naming_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="tls_client_ca_file"):
         tls_context(load_config(None, env=env).ocpp)
     assert tls_context(load_config(None, env={}).ocpp) is None
+
+
+def test_session_update_interval_zero_is_allowed(tmp_path: Path) -> None:
+    """[sessions] update_interval = 0 (a session.updated per metered message) is a valid value."""
+    path = tmp_path / "c.toml"
+    path.write_text("[sessions]\nupdate_interval = 0\n")
+    assert load_config(path, env={}).sessions.update_interval == 0.0

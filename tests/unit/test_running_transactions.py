@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from csms.domain.authorization import AuthorizationPolicy
 from csms.domain.changes import Change
 from csms.domain.commands import Command, CommandResult, CommandStatus
+from csms.domain.events import DomainEvent
 from csms.domain.model import Charger, MeterSample, Protocol, Session, SessionStatus
 from csms.domain.ports import Work
 from csms.domain.sessions import SessionService
@@ -52,13 +53,16 @@ class CountingDatabase:
 
 
 class World:
-    def __init__(self, bus: FakeBus | None = None) -> None:
+    def __init__(self, bus: FakeBus | None = None, update_interval: float = 10.0) -> None:
         self.db = CountingDatabase()
         self.events = InMemoryEventBus()
         self.journal: list[Any] = []
         self.events.subscribe(self.journal.append)
         clock, ids, policy = FakeClock(), Ids(), AuthorizationPolicy(accept_unknown=True)
-        self.txs = Transactions(self.db, self.events, clock, ids, Tariff(), policy, 120)
+        self.clock = clock
+        self.txs = Transactions(
+            self.db, self.events, clock, ids, Tariff(), policy, 120, update_interval
+        )
         bus = bus or FakeBus()
         self.sessions = SessionService(self.db, bus, self.events, clock, ids, policy, 120)
 
@@ -91,17 +95,25 @@ class World:
     def updates(self) -> int:
         return sum(1 for e in self.journal if e.name == "session.updated")
 
+    async def journaled(self) -> list[DomainEvent]:
+        """The session events in the journal (what webhooks and partner pushes are sent)."""
+        rows = await self.db.read(lambda uow: uow.journal.after(0, 1000))
+        return [e for _, e in rows if e.name.startswith("session.")]
 
-async def _world(bus: FakeBus | None = None) -> World:
-    world = World(bus)
+    def later(self, seconds: float) -> None:
+        self.clock.at += timedelta(seconds=seconds)
+
+
+async def _world(bus: FakeBus | None = None, update_interval: float = 10.0) -> World:
+    world = World(bus, update_interval)
     await world.setup()
     return world
 
 
 async def test_samples_of_a_running_transaction_are_plain_changes() -> None:
     """2.0.1: after Started, in-order Updated events are applied as changes, energy is exact
-    and each emits session.updated."""
-    w = await _world()
+    and, with update_interval 0, each emits session.updated."""
+    w = await _world(update_interval=0)
     await w.event("Started", 0, 1000.0)
     writes = w.db.writes
     for seq, wh in ((1, 1500.0), (2, 2250.5), (3, 4000.0)):
@@ -216,3 +228,125 @@ async def test_a_remote_start_answered_with_the_running_transaction_takes_it_ove
     assert session.id == outcome.session.id
     assert session.status is SessionStatus.STARTED and session.energy_wh == 1500.0
     assert len(await w.samples(session.id)) == 3
+
+
+# -- session.updated at most once per update_interval (ADR 0010) ------------------------------
+
+
+def _names_and_energy(events: list[DomainEvent]) -> list[tuple[str, float]]:
+    return [(e.name, e.data["energy_wh"]) for e in events]
+
+
+async def test_meter_values_within_the_interval_journal_one_update() -> None:
+    """2.0.1: two Updated within update_interval store both samples and the second's energy,
+    but journal and publish one session.updated (the first, once the interval since Started
+    has passed)."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    w.later(10)
+    await w.event("Updated", 1, 1500.0)
+    w.later(9.5)
+    await w.event("Updated", 2, 2250.0)
+    session = await w.session()
+    assert session.energy_wh == 1250.0 and session.last_register_wh == 2250.0
+    assert len(await w.samples(session.id)) == 3
+    assert _names_and_energy(await w.journaled()) == [
+        ("session.started", 0.0),
+        ("session.updated", 500.0),
+    ]
+    assert w.updates() == 1
+
+
+async def test_meter_values_16_within_the_interval_of_the_start_journal_nothing() -> None:
+    """1.6: MeterValues right after StartTransaction are stored and counted without a
+    session.updated, since session.started was journaled less than update_interval ago."""
+    w = await _world(update_interval=10)
+    tx = str((await w.txs.start_v16(StartTransaction("CP1", 1, "T1", 500, T0))).transaction_id)
+    for n, wh in enumerate((900, 1300), start=1):
+        w.later(1)
+        at = T0 + timedelta(minutes=n)
+        await w.txs.meter_values("CP1", 1, tx, [MeterSample(at, REGISTER, wh, "Wh")])
+    session = await w.session(tx)
+    assert session.energy_wh == 800.0 and len(await w.samples(session.id)) == 2
+    assert [e.name for e in await w.journaled()] == ["session.started"]
+
+
+async def test_a_meter_value_after_the_interval_journals_again() -> None:
+    """Once update_interval has passed since the last journaled session.updated, the next
+    meter value journals one again, with the energy of that moment."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    w.later(10)
+    await w.event("Updated", 1, 1500.0)  # journaled
+    w.later(5)
+    await w.event("Updated", 2, 2000.0)  # 5 s later: not journaled
+    w.later(5)
+    await w.event("Updated", 3, 2600.0)  # 10 s after the last journaled one
+    assert _names_and_energy(await w.journaled()) == [
+        ("session.started", 0.0),
+        ("session.updated", 500.0),
+        ("session.updated", 1600.0),
+    ]
+    assert w.updates() == 2
+
+
+async def test_interval_zero_journals_every_metered_message() -> None:
+    """update_interval 0: every MeterValues journals session.updated, even at the same instant."""
+    w = await _world(update_interval=0)
+    tx = str((await w.txs.start_v16(StartTransaction("CP1", 1, "T1", 500, T0))).transaction_id)
+    for n, wh in enumerate((900, 1300, 1700), start=1):
+        at = T0 + timedelta(minutes=n)
+        await w.txs.meter_values("CP1", 1, tx, [MeterSample(at, REGISTER, wh, "Wh")])
+    assert _names_and_energy(await w.journaled()) == [
+        ("session.started", 0.0),
+        ("session.updated", 400.0),
+        ("session.updated", 800.0),
+        ("session.updated", 1200.0),
+    ]
+    assert w.updates() == 3
+
+
+async def test_the_ended_event_after_suppressed_updates_carries_the_final_energy() -> None:
+    """Ended is never suppressed: session.ended right after unjournaled meter values carries
+    the final energy, as the stored session does."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    w.later(1)
+    await w.event("Updated", 1, 1500.0)
+    w.later(1)
+    await w.event("Updated", 2, 2500.0)
+    w.later(1)
+    await w.event("Ended", 3, 3100.0, stopped_reason="EVDisconnected")
+    assert _names_and_energy(await w.journaled()) == [
+        ("session.started", 0.0),
+        ("session.ended", 2100.0),
+    ]
+    session = await w.session()
+    assert session.status is SessionStatus.ENDED and session.energy_wh == 2100.0
+
+
+async def test_a_general_path_event_starts_the_interval_again() -> None:
+    """A session.updated journaled by the general path (here a gap in seqNo) counts: a meter
+    value on the fast path within update_interval of it journals nothing."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    w.later(20)
+    await w.event("Updated", 2, 2000.0)  # seqNo 1 missing: read and journaled in full
+    applies = w.db.applies
+    w.later(5)
+    await w.event("Updated", 3, 2500.0)
+    assert w.db.applies == applies + 1  # the fast path
+    assert _names_and_energy(await w.journaled()) == [
+        ("session.started", 0.0),
+        ("session.updated", 1000.0),
+    ]
+    assert (await w.session()).energy_wh == 1500.0
+
+
+async def test_a_clock_stepped_back_does_not_silence_updates() -> None:
+    """If the clock goes back past the last journaled event, the next meter value journals."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    w.later(-60)
+    await w.event("Updated", 1, 1500.0)
+    assert [e.name for e in await w.journaled()] == ["session.started", "session.updated"]

@@ -64,7 +64,9 @@ async def world() -> tuple[MemoryDatabase, FakeBus, FakeClock, SessionService, T
     await db.uow.chargers.add(Charger("CP1", protocol=Protocol.V16))
     await db.uow.tokens.add(IdToken("T1"))
     sessions = SessionService(db, bus, events, clock, ids, policy, plugin_timeout=120)
-    txs = TransactionService(db, events, clock, ids, Tariff(), policy, plugin_timeout=120)
+    txs = TransactionService(
+        db, events, clock, ids, Tariff(), policy, plugin_timeout=120, update_interval=10
+    )
     return db, bus, clock, sessions, txs
 
 
