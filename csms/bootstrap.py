@@ -38,6 +38,7 @@ from csms.gateway.connections import ConnectionRegistry
 from csms.gateway.server import GatewaySettings, OcppServer
 from csms.gateway.services import GatewayServices
 from csms.gateway.tls import ask_client_certificates, server_context
+from csms.storage.sql.checkpoints import WalCheckpointer
 from csms.storage.sql.engine import create_engine
 from csms.storage.sql.migrate import migrate
 from csms.storage.sql.unit_of_work import SqlDatabase
@@ -77,7 +78,8 @@ class Services:
 async def open_database(config: Config) -> SqlDatabase:
     """Apply migrations, then open the database."""
     await migrate(config.storage.url)
-    db = SqlDatabase(create_engine(config.storage.url))
+    url = config.storage.url
+    db = SqlDatabase(create_engine(url), checkpointer=WalCheckpointer.for_url(url))
     await db.start()
     return db
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -32,6 +33,8 @@ from csms.domain.changes import Change
 from csms.domain.model import ApiKey, Charger, ConnectorState
 from csms.domain.ports import Work
 from csms.storage.sql.changes import StagedChanges
+from csms.storage.sql.checkpoints import PRAGMAS as checkpoint_pragmas
+from csms.storage.sql.checkpoints import WalCheckpointer
 from csms.storage.sql.inline_sqlite import InlineConnection
 from csms.storage.sql.lean_reads import LeanReads
 from csms.storage.sql.outbox_repositories import (
@@ -167,10 +170,22 @@ class SqlDatabase:
     Args:
         engine: the engine to use; ``close()`` disposes it.
         max_batch: the most writes committed together.
+        checkpointer: SQLite only: checkpoints the WAL in a thread of its own, and the
+            engine's connections then never do (``checkpoints.py``); started by ``start``,
+            stopped by ``close``.
     """
 
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = 256,
+        checkpointer: WalCheckpointer | None = None,
+    ) -> None:
         self._engine = engine
+        self._checkpointer = checkpointer
+        if checkpointer is not None:
+            event.listen(engine.sync_engine, "connect", _no_checkpoints)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
@@ -185,8 +200,10 @@ class SqlDatabase:
         return self._engine
 
     async def start(self) -> None:
-        """Start the writer task (``write`` also starts it on first use)."""
+        """Start the writer task (``write`` also starts it on first use) and the checkpoints."""
         self._ensure_writer()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def close(self) -> None:
         """Commit every queued write, stop the writer task and dispose of the engine."""
@@ -198,6 +215,8 @@ class SqlDatabase:
         if self._lean_connection is not None:
             self._lean, connection, self._lean_connection = None, self._lean_connection, None
             await connection.close()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         await self._engine.dispose()
 
     async def write(self, work: Work[T]) -> T:
@@ -344,6 +363,15 @@ class SqlDatabase:
                 pending.append(item)
         for item in pending:
             _settle(item, error=RuntimeError("the database writer stopped"))
+
+
+def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in checkpoint_pragmas:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
 
 
 def _unavailable(exc: Exception) -> bool:
