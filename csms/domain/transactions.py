@@ -14,10 +14,6 @@ from typing import TypeVar
 from csms.domain import events as ev
 from csms.domain.authorization import AuthorizationPolicy, authorize_at
 from csms.domain.changes import (
-    Change,
-    EventJournaled,
-    SamplesAdded,
-    SessionMetered,
     TransactionEventSeen,
     event_key,
 )
@@ -34,68 +30,27 @@ from csms.domain.model import (
     TokenStatus,
 )
 from csms.domain.ports import Clock, Database, EventBus, IdFactory, UnitOfWork
-from csms.domain.sessions import adopt_transaction, copy_session, session_event_data
+from csms.domain.running import RunningTransactions, baseline_from_samples, samples_only
+from csms.domain.sessions import adopt_transaction, session_event_data
 from csms.domain.tariffs import Tariff
+from csms.domain.transaction_messages import (
+    EventAnswer,
+    StartAnswer,
+    StartTransaction,
+    StopTransaction,
+    TransactionEvent,
+)
 
 T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class StartTransaction:
-    """1.6 StartTransaction.req."""
-
-    charger_id: str
-    connector_id: int
-    id_tag: str
-    meter_start: int
-    timestamp: datetime
-    reservation_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StopTransaction:
-    """1.6 StopTransaction.req."""
-
-    charger_id: str
-    transaction_id: int
-    meter_stop: int
-    timestamp: datetime
-    reason: str | None = None
-    id_tag: str | None = None
-    samples: list[MeterSample] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionEvent:
-    """2.0.1 TransactionEventRequest, flattened."""
-
-    charger_id: str
-    event_type: str  # Started | Updated | Ended
-    timestamp: datetime
-    trigger_reason: str
-    seq_no: int
-    transaction_id: str
-    offline: bool = False
-    charging_state: str | None = None
-    stopped_reason: str | None = None
-    remote_start_id: int | None = None
-    id_token: str | None = None
-    id_token_type: str | None = None
-    evse_id: int | None = None
-    connector_id: int | None = None
-    samples: list[MeterSample] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class StartAnswer:
-    transaction_id: int
-    authorization: Authorization
-
-
-@dataclass(frozen=True, slots=True)
-class EventAnswer:
-    authorization: Authorization | None
-    total_cost: float | None
+__all__ = [
+    "EventAnswer",
+    "StartAnswer",
+    "StartTransaction",
+    "StopTransaction",
+    "TransactionEvent",
+    "TransactionService",
+]
 
 
 @dataclass(slots=True)
@@ -106,15 +61,6 @@ class _Outcome:
     adopted: list[DomainEvent] = field(default_factory=list)  # from a joined remote start
     last_seq: int | None = None  # 2.0.1: the highest seqNo recorded for the transaction
     journaled_at: datetime | None = None  # when ``events`` were journaled
-
-
-@dataclass(frozen=True, slots=True)
-class _Running:
-    """The committed state of a running transaction, kept to record samples without reads."""
-
-    session: Session  # never mutated: the fast path works on a copy
-    last_seq: int | None  # 2.0.1: the highest seqNo recorded; None for 1.6
-    journaled_at: datetime | None  # the last session event journaled; None = unknown
 
 
 class TransactionService:
@@ -136,11 +82,8 @@ class TransactionService:
         self._tariff = tariff
         self._auth = auth_policy
         self._plugin_timeout = plugin_timeout
-        # Meter values journal session.updated at most once per this many seconds (ADR 0010).
-        self._update_interval = update_interval
-        # (charger id, transaction id) -> running transaction; see ADR 0006.
-        self._running: dict[tuple[str, str], _Running] = {}
-        events.subscribe(self._forget_changed)
+        # Running transactions whose meter values need no reads (ADR 0006, 0010).
+        self._running = RunningTransactions(db, events, clock, update_interval)
 
     # -- 1.6 -------------------------------------------------------------------------------
 
@@ -185,9 +128,9 @@ class TransactionService:
         samples: list[MeterSample],
     ) -> None:
         """Store samples against their session; samples after the end are kept, not counted."""
-        running = self._running.get((charger_id, transaction_id)) if transaction_id else None
+        running = self._running.get(charger_id, transaction_id)
         if running is not None:
-            await self._record_samples(running, samples, None, None)
+            await self._running.record(running, samples, None, None)
             return
         out = _Outcome()
 
@@ -197,7 +140,9 @@ class TransactionService:
                 return
             await uow.sessions.add_samples(session.id, samples)
             if session.status is SessionStatus.STARTED:
-                apply_samples(session, samples, baseline_from_samples=_from_samples(session))
+                apply_samples(
+                    session, samples, baseline_from_samples=baseline_from_samples(session)
+                )
                 session.updated_at = self._clock.now()
                 await uow.sessions.save(session)
                 out.events.append((ev.SESSION_UPDATED, session))
@@ -235,10 +180,10 @@ class TransactionService:
 
     async def event_v201(self, msg: TransactionEvent) -> EventAnswer:
         key = event_key(msg.seq_no, msg.event_type, msg.timestamp)
-        running = self._running.get((msg.charger_id, msg.transaction_id))
-        if running is not None and _samples_only(running, msg):
+        running = self._running.get(msg.charger_id, msg.transaction_id)
+        if running is not None and samples_only(running, msg):
             seen = TransactionEventSeen(msg.charger_id, msg.transaction_id, key)
-            session = await self._record_samples(running, msg.samples, msg, seen)
+            session = await self._running.record(running, msg.samples, msg, seen)
             return EventAnswer(None, self._running_cost(session))
         out = _Outcome()
 
@@ -424,105 +369,8 @@ class TransactionService:
 
         result = await journaled_write(self._db, self._events, run)
         for _, session in out.events:
-            self._note_running(session, out.last_seq, out.journaled_at)
+            self._running.note(session, out.last_seq, out.journaled_at)
         return result
-
-    # -- running transactions: samples recorded without reads --------------------------------
-    #
-    # Meter values are most of what chargers send. For a transaction whose committed state we
-    # hold, they become plain changes (``Database.apply``): no reads, and group commit turns
-    # the changes of many chargers into a few multi-row statements. Anything unusual (an
-    # unknown transaction, an out-of-order or replayed seqNo, a token, another EVSE) takes
-    # the general path above, which reads the stored state and refreshes what we hold.
-    #
-    # The samples and the session's meter fields are always committed before the answer, but
-    # session.updated is journaled only if none was within ``update_interval`` (ADR 0010): the
-    # snapshot, its JSON and the journal row are most of the cost, and the next one (or
-    # session.ended) supersedes it.
-
-    async def _record_samples(
-        self,
-        running: _Running,
-        samples: list[MeterSample],
-        msg: TransactionEvent | None,
-        seen: TransactionEventSeen | None,
-    ) -> Session:
-        now = self._clock.now()
-        session = copy_session(running.session)
-        if msg is not None:
-            if msg.charging_state == "Charging" and session.charging_start is None:
-                session.charging_start = msg.timestamp
-            session.offline = session.offline or msg.offline
-        apply_samples(session, samples, baseline_from_samples=_from_samples(session))
-        session.updated_at = now
-        changes: list[Change] = [SamplesAdded(session.id, samples), SessionMetered(session)]
-        if seen is not None:
-            changes.append(seen)
-        journaled_at = running.journaled_at
-        event = None
-        if _update_due(journaled_at, now, self._update_interval):
-            event = DomainEvent(ev.SESSION_UPDATED, session.id, now, session_event_data(session))
-            changes.append(EventJournaled(event))
-            journaled_at = now
-        await self._db.apply(changes)
-        key = (session.charger_id, str(session.transaction_id))
-        if self._running.get(key) is running:  # nothing else changed it meanwhile
-            last_seq = msg.seq_no if msg is not None else None
-            self._running[key] = _Running(session, last_seq, journaled_at)
-        if event is not None:
-            self._events.publish(event)
-        return session
-
-    def _note_running(
-        self, session: Session, last_seq: int | None, journaled_at: datetime | None
-    ) -> None:
-        """Hold the committed state of a started transaction; forget it once it is not."""
-        if session.transaction_id is None:
-            return
-        key = (session.charger_id, session.transaction_id)
-        if session.status is SessionStatus.STARTED:
-            self._running[key] = _Running(copy_session(session), last_seq, journaled_at)
-        else:
-            self._running.pop(key, None)
-
-    def _forget_changed(self, event: DomainEvent) -> None:
-        """Another write changed a transaction we hold (a joined remote start): forget it."""
-        if not event.name.startswith("session."):
-            return
-        key = (event.data.get("charger_id"), event.data.get("transaction_id"))
-        running = self._running.get(key)  # type: ignore[arg-type]
-        if running is None:
-            return
-        if running.session.id != event.subject or event.data.get("status") != "started":
-            del self._running[key]  # type: ignore[arg-type]
-
-
-def _from_samples(session: Session) -> bool:
-    return session.protocol is Protocol.V201
-
-
-def _update_due(journaled_at: datetime | None, now: datetime, interval: float) -> bool:
-    """True unless a session event was journaled less than ``interval`` seconds before ``now``
-    (a clock that went back makes it due, so a step back cannot silence a session)."""
-    if journaled_at is None:
-        return True
-    return not 0 <= (now - journaled_at).total_seconds() < interval
-
-
-def _samples_only(running: _Running, msg: TransactionEvent) -> bool:
-    """True when ``msg`` only adds samples to ``running``: the next seqNo, nothing else new."""
-    session = running.session
-    return (
-        msg.event_type == "Updated"
-        and running.last_seq is not None
-        and msg.seq_no == running.last_seq + 1
-        and msg.id_token is None
-        and msg.remote_start_id in (None, session.remote_start_id)
-        and msg.evse_id in (None, session.evse_id)
-        and msg.connector_id in (None, session.connector_id)
-        and session.session_start is not None
-        and msg.timestamp >= session.session_start
-    )
 
 
 def _stop_problem(session: Session | None, msg: StopTransaction) -> str | None:

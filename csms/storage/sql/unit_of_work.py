@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -30,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from csms.domain import ports
 from csms.domain.changes import Change
-from csms.domain.model import ApiKey, Charger, ConnectorState
 from csms.domain.ports import Work
 from csms.storage.sql.changes import StagedChanges
 from csms.storage.sql.checkpoints import PRAGMAS as checkpoint_pragmas
@@ -42,6 +40,7 @@ from csms.storage.sql.outbox_repositories import (
     JournalRepository,
     WebhookRepository,
 )
+from csms.storage.sql.reads import ReadUnitOfWork
 from csms.storage.sql.repositories import (
     ApiKeyRepository,
     ChargerRepository,
@@ -67,95 +66,6 @@ class SqlUnitOfWork:
         self.webhooks: ports.WebhookRepository = WebhookRepository(session)
         self.deliveries: ports.DeliveryRepository = DeliveryRepository(session)
         self.roaming: ports.RoamingRepository = RoamingRepository(session)
-
-
-class _ReadUnitOfWork:
-    """A unit of work for ``read``: its session is opened only when a repository needs it.
-
-    With ``lean`` (SQLite), a charger's and its connectors' reads and an API key's read run as
-    plain statements (``lean_reads``); everything else goes through the ORM as usual.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], lean: LeanReads | None) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
-        self._lean = lean
-
-    def _open(self) -> AsyncSession:
-        if self._session is None:
-            self._session = self._sessions()
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    @functools.cached_property
-    def chargers(self) -> ports.ChargerRepository:
-        if self._lean is None:
-            return ChargerRepository(self._open())
-        return cast(ports.ChargerRepository, _LeanChargers(self._lean, self._open))
-
-    @functools.cached_property
-    def api_keys(self) -> ports.ApiKeyRepository:
-        if self._lean is None:
-            return ApiKeyRepository(self._open())
-        return cast(ports.ApiKeyRepository, _LeanApiKeys(self._lean, self._open))
-
-    @functools.cached_property
-    def sessions(self) -> ports.SessionRepository:
-        return SessionRepository(self._open())
-
-    @functools.cached_property
-    def tokens(self) -> ports.TokenRepository:
-        return TokenRepository(self._open())
-
-    @functools.cached_property
-    def journal(self) -> ports.JournalRepository:
-        return JournalRepository(self._open())
-
-    @functools.cached_property
-    def webhooks(self) -> ports.WebhookRepository:
-        return WebhookRepository(self._open())
-
-    @functools.cached_property
-    def deliveries(self) -> ports.DeliveryRepository:
-        return DeliveryRepository(self._open())
-
-    @functools.cached_property
-    def roaming(self) -> ports.RoamingRepository:
-        return RoamingRepository(self._open())
-
-
-class _LeanChargers:
-    """``get`` and ``connectors`` from ``LeanReads``; any other call goes to the ORM one."""
-
-    def __init__(self, lean: LeanReads, session: Callable[[], AsyncSession]) -> None:
-        self._lean = lean
-        self._session = session
-
-    async def get(self, charger_id: str) -> Charger | None:
-        return self._lean.charger(charger_id)
-
-    async def connectors(self, charger_id: str) -> list[ConnectorState]:
-        return self._lean.connectors(charger_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(ChargerRepository(self._session()), name)
-
-
-class _LeanApiKeys:
-    """``get`` from ``LeanReads``; any other call goes to the ORM one."""
-
-    def __init__(self, lean: LeanReads, session: Callable[[], AsyncSession]) -> None:
-        self._lean = lean
-        self._session = session
-
-    async def get(self, key_id: str) -> ApiKey | None:
-        return self._lean.api_key(key_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(ApiKeyRepository(self._session()), name)
 
 
 @dataclass(slots=True)
@@ -250,7 +160,7 @@ class SqlDatabase:
     async def read(self, work: Work[T]) -> T:
         if not self._lean_checked:
             await self._hold_lean_connection()
-        uow = _ReadUnitOfWork(self._sessions, self._lean)
+        uow = ReadUnitOfWork(self._sessions, self._lean)
         try:
             return await work(cast(ports.UnitOfWork, uow))
         finally:
