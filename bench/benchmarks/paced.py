@@ -26,8 +26,9 @@ HOW = (
     "acknowledged, so the offered load is just under chargers x R msgs/s while "
     "acknowledgements are quick (and falls as they slow down). Chargers connect (and so "
     "start their transactions) at most 100 a second; the samples' ack latencies (send to "
-    "CALLRESULT) are the fleet's over "
-    "the whole run, the transaction starts included; *acknowledged msgs/s* is the fleet's "
+    "CALLRESULT) are the fleet's over the whole run, the transaction starts included, and "
+    "*steady* over the samples a fleet worker acknowledged once each of its chargers had "
+    "started its transaction (the target's figure); *acknowledged msgs/s* is the fleet's "
     "acknowledged rate over the window after every transaction runs. Unlike in the throughput "
     "benchmark the latency is not the charger count divided by "
     "the rate: the wait between samples dominates."
@@ -38,15 +39,17 @@ METRICS = [
     Metric("p50_ms", "ack latency p50", "ms", "lower", 2),
     Metric("p99_ms", "ack latency p99", "ms", "lower", 2),
     Metric("max_ms", "ack latency max", "ms", "lower", 2),
+    Metric("steady_p50_ms", "steady ack latency p50", "ms", "lower", 2),
+    Metric("steady_p99_ms", "steady ack latency p99", "ms", "lower", 2),
     Metric("errors", "fleet errors", "", "lower", 0),
 ]
 TARGETS = [
     Target(
-        "p99_ms",
+        "steady_p99_ms",
         "<=",
         50,
         {"chargers": 1000},
-        "p99 ack <= 50 ms at 1,000 chargers (here at a steady offered rate)",
+        "p99 ack <= 50 ms at 1,000 chargers (here at a steady offered rate, once all run)",
     ),
 ]
 NEEDS_API_KEY = False
@@ -90,12 +93,15 @@ async def measure(ctx: Context, server: Server, case: Case) -> dict[str, Any]:
         paced, boot_within=boot_timeout(count, ramp_up), booted=window
     )
     latency = summary["latency_ms"]["meter_samples"]
+    steady = summary["latency_ms"]["meter_samples_steady"]
     metrics = {
         "offered_msgs_per_s": count * rate,
         "msgs_per_s": acked_rate,
         "p50_ms": latency["p50"],
         "p99_ms": latency["p99"],
         "max_ms": latency["max"],
+        "steady_p50_ms": steady["p50"],
+        "steady_p99_ms": steady["p99"],
         "errors": summary["errors"]["total"],
     }
     return {"metrics": metrics, "fleet": fleet_facts(summary)}

@@ -96,6 +96,7 @@ def build_summary(
         "latency_ms": {
             "calls": stats.call_latency.summary_ms(),
             "meter_samples": stats.sample_latency.summary_ms(),
+            "meter_samples_steady": stats.steady_sample_latency.summary_ms(),
             "connect": stats.connect_latency.summary_ms(),
         },
         "energy_wh": {

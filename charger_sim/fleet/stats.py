@@ -120,6 +120,9 @@ class Stats:
     acked_by_second: dict[int, int] = field(default_factory=dict)  # int(time.time()) -> calls
     call_latency: Histogram = field(default_factory=Histogram)
     sample_latency: Histogram = field(default_factory=Histogram)
+    # Samples acknowledged once every charger of the worker has started a transaction: the
+    # latency at a steady rate, without the transaction starts (the paced benchmark's p99).
+    steady_sample_latency: Histogram = field(default_factory=Histogram)
     connect_latency: Histogram = field(default_factory=Histogram)
     error_total: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -150,6 +153,8 @@ class Stats:
     def sample_acked(self, seconds: float) -> None:
         self.samples_acked += 1
         self.sample_latency.record(seconds)
+        if self.sessions_started >= self.chargers > 0:
+            self.steady_sample_latency.record(seconds)
 
     def snapshot(self) -> Stats:
         """A deep copy, safe to pickle while the chargers keep counting."""

@@ -120,11 +120,17 @@ def baseline_from_samples(session: Session) -> bool:
 
 
 def _update_due(journaled_at: datetime | None, now: datetime, interval: float) -> bool:
-    """True unless a session event was journaled less than ``interval`` seconds before ``now``
-    (a clock that went back makes it due, so a step back cannot silence a session)."""
+    """True unless a session event was journaled less than ``interval`` seconds before ``now``.
+
+    The last tenth of the interval (at most 1 s) already counts: a charger that samples every
+    ``interval`` seconds, now and then a little early, still journals each sample rather than
+    every other one. A clock that went back makes it due, so a step back cannot silence a
+    session.
+    """
     if journaled_at is None:
         return True
-    return not 0 <= (now - journaled_at).total_seconds() < interval
+    elapsed = (now - journaled_at).total_seconds()
+    return not 0 <= elapsed < interval - min(1.0, interval / 10)
 
 
 def samples_only(running: Running, msg: TransactionEvent) -> bool:

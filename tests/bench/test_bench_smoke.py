@@ -155,6 +155,10 @@ def test_paced_acknowledges_samples_at_the_offered_rate(runs: Reports) -> None:
         assert metrics["offered_msgs_per_s"] == SMALL and metrics["errors"] == 0
         assert run["fleet"]["meter_samples"]["acknowledged"] >= SMALL
         assert metrics["p99_ms"] is not None and metrics["msgs_per_s"] is not None
+        steady = run["fleet"]["latency_ms"]["meter_samples_steady"]
+        assert metrics["steady_p99_ms"] == steady["p99"] is not None
+        assert 0 < steady["count"] <= run["fleet"]["latency_ms"]["meter_samples"]["count"]
+    assert [t["metric"] for t in case["targets"]] == ["steady_p99_ms"]
 
 
 def test_connections_measures_memory_with_and_without_compression(runs: Reports) -> None:

@@ -466,6 +466,20 @@ def test_stats_merge_sums_counters_and_keeps_the_extreme_times() -> None:
     assert merged.errors == {"x": 2, "y": 1} and merged.error_total == 3
 
 
+def test_steady_sample_latency_starts_once_every_charger_runs_a_transaction() -> None:
+    """Samples acked while a worker's transactions still start count only in the whole run."""
+    stats = Stats(chargers=2)
+    stats.sessions_started = 1
+    stats.sample_acked(0.5)  # one charger still starting: not steady yet
+    stats.sessions_started = 2
+    stats.sample_acked(0.01)
+    stats.sample_acked(0.02)
+    assert stats.sample_latency.count == 3 and stats.sample_latency.max == 0.5
+    assert stats.steady_sample_latency.count == 2 and stats.steady_sample_latency.max == 0.02
+    merged = Stats.merged([stats, Stats(chargers=1)])
+    assert merged.steady_sample_latency.count == 2
+
+
 def test_progress_writes_plain_lines_when_not_a_terminal() -> None:
     """Off a terminal the progress is one plain line per update, with the counters."""
     stream = io.StringIO()

@@ -245,7 +245,7 @@ async def test_meter_values_within_the_interval_journal_one_update() -> None:
     await w.event("Started", 0, 1000.0)
     w.later(10)
     await w.event("Updated", 1, 1500.0)
-    w.later(9.5)
+    w.later(8.5)
     await w.event("Updated", 2, 2250.0)
     session = await w.session()
     assert session.energy_wh == 1250.0 and session.last_register_wh == 2250.0
@@ -255,6 +255,17 @@ async def test_meter_values_within_the_interval_journal_one_update() -> None:
         ("session.updated", 500.0),
     ]
     assert w.updates() == 1
+
+
+async def test_a_charger_sampling_at_the_interval_journals_each_sample_despite_jitter() -> None:
+    """Samples every update_interval seconds, some a little early (9.2 s), each journal one
+    session.updated: the last tenth of the interval (at most 1 s) counts as due."""
+    w = await _world(update_interval=10)
+    await w.event("Started", 0, 1000.0)
+    for seq, gap in enumerate((10.0, 9.2, 10.3, 9.9), start=1):
+        w.later(gap)
+        await w.event("Updated", seq, 1000.0 + 100 * seq)
+    assert w.updates() == 4
 
 
 async def test_meter_values_16_within_the_interval_of_the_start_journal_nothing() -> None:

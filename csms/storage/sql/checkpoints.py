@@ -10,8 +10,15 @@ With a :class:`WalCheckpointer`, the server's connections never checkpoint
 (``wal_autocheckpoint=0``); this thread runs a ``PASSIVE`` checkpoint every ``interval``
 seconds on its own connection instead. ``sqlite3`` releases the GIL while SQLite works, so the
 copy and the sync run beside the loop, on another core. A passive checkpoint never waits for
-or blocks writers and readers; the pages of one interval are copied once even if they were
-committed many times, and the WAL file is cut back to ``journal_size_limit`` afterwards.
+or blocks writers and readers, and the pages of one interval are copied once even if they were
+committed many times.
+
+SQLite starts the WAL over (and cuts the file back to ``journal_size_limit``) only when a write
+begins after a checkpoint that left nothing to copy. Under steady writes a commit nearly always
+lands while the passive checkpoint runs, so the WAL would grow for as long as the load lasts.
+Once it holds ``restart_frames`` pages, the thread therefore runs a ``RESTART`` checkpoint: it
+waits (``busy_timeout``) for the commit in progress, copies the few pages the passive one left,
+and makes the next write start the WAL over; writers wait for it for that moment only.
 Durability does not change: a commit is durable once it is in the WAL.
 """
 
@@ -45,9 +52,11 @@ class Checkpoint:
 class WalCheckpointer:
     """Checkpoints the WAL of the SQLite file at ``path`` every ``interval`` seconds."""
 
-    def __init__(self, path: str, interval: float = 1.0) -> None:
+    def __init__(self, path: str, interval: float = 1.0, restart_frames: int = 16_384) -> None:
         self.path = path
         self.interval = interval
+        self.restart_frames = restart_frames  # 64 MiB of 4 KiB pages: then RESTART (see above)
+        self.restarts = 0
         self.last: Checkpoint | None = None
         self.done = threading.Event()  # set after each checkpoint (tests wait on it)
         self._stop = threading.Event()
@@ -68,6 +77,7 @@ class WalCheckpointer:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, name="csms-wal-checkpoints", daemon=True
             )
@@ -83,6 +93,7 @@ class WalCheckpointer:
     def _run(self) -> None:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=True)
+            conn.execute("PRAGMA busy_timeout=2000")  # RESTART waits this long for a writer
         except sqlite3.Error:
             _log.exception("no WAL checkpoints: cannot open %s", self.path)
             return
@@ -96,6 +107,9 @@ class WalCheckpointer:
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
             busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames >= self.restart_frames:
+                busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.restarts += busy == 0
         except sqlite3.Error as exc:
             if not self._failing:  # once per spell of failures, not once a second
                 _log.warning("WAL checkpoint of %s failed: %s", self.path, exc)

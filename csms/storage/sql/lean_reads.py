@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Table
+from sqlalchemy import JSON, Boolean, Integer, String, Table
 
 from csms.domain.model import ApiKey, Charger, ConnectorState
 from csms.storage.sql import tables
@@ -62,7 +62,10 @@ def _result_converter(column_type: Any) -> _Convert:
         return json.loads
     if isinstance(column_type, Boolean):
         return bool
-    return None
+    if isinstance(column_type, String | Integer):
+        return None  # sqlite3 gives them as the ORM would
+    # A type this module does not know would come back unconverted: fail at import instead.
+    raise TypeError(f"lean_reads cannot convert a {column_type!r} column")
 
 
 def _utc(value: str) -> datetime:

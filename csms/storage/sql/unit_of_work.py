@@ -167,12 +167,26 @@ class SqlDatabase:
             await uow.close()
 
     async def _hold_lean_connection(self) -> None:
-        """On SQLite, keep one connection for ``LeanReads``; elsewhere, nothing."""
-        self._lean_checked = True
+        """On SQLite, keep one connection for ``LeanReads``; elsewhere, nothing.
+
+        If it cannot be had now (the database is unavailable), reads use the ORM and the next
+        read tries again.
+        """
         if self._engine.dialect.name != "sqlite":
+            self._lean_checked = True
             return
-        connection = await self._engine.connect()
-        driver = (await connection.get_raw_connection()).driver_connection
+        self._lean_checked = True  # concurrent reads meanwhile take the ORM path
+        try:
+            connection = await self._engine.connect()
+        except Exception:
+            self._lean_checked = False
+            raise
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+        except Exception:
+            self._lean_checked = False
+            await connection.close()
+            raise
         if not isinstance(driver, InlineConnection):
             await connection.close()
             return
