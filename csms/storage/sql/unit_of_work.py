@@ -169,8 +169,8 @@ class SqlDatabase:
     async def _hold_lean_connection(self) -> None:
         """On SQLite, keep one connection for ``LeanReads``; elsewhere, nothing.
 
-        If it cannot be had now (the database is unavailable), reads use the ORM and the next
-        read tries again.
+        If it cannot be had (the database is unavailable), this read fails as an ORM read would,
+        and the next read tries again.
         """
         if self._engine.dialect.name != "sqlite":
             self._lean_checked = True
