@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,14 @@ def _create_parent_folder(database: str | None) -> None:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    execute_pragmas(dbapi_connection, _SQLITE_PRAGMAS)
+
+
+def execute_pragmas(dbapi_connection: Any, pragmas: Sequence[str]) -> None:
+    """Run ``pragmas`` on a new connection (from an engine's ``connect`` event)."""
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
     finally:
         cursor.close()

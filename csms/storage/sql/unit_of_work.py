@@ -33,6 +33,7 @@ from csms.domain.ports import Work
 from csms.storage.sql.changes import StagedChanges
 from csms.storage.sql.checkpoints import PRAGMAS as checkpoint_pragmas
 from csms.storage.sql.checkpoints import WalCheckpointer
+from csms.storage.sql.engine import execute_pragmas
 from csms.storage.sql.inline_sqlite import InlineConnection
 from csms.storage.sql.lean_reads import LeanReads
 from csms.storage.sql.outbox_repositories import (
@@ -290,12 +291,7 @@ class SqlDatabase:
 
 
 def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in checkpoint_pragmas:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+    execute_pragmas(dbapi_connection, checkpoint_pragmas)
 
 
 def _unavailable(exc: Exception) -> bool:
