@@ -29,7 +29,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy.engine import make_url
+from csms.storage.sql.engine import sqlite_file
 
 _log = logging.getLogger(__name__)
 
@@ -66,14 +66,8 @@ class WalCheckpointer:
     @classmethod
     def for_url(cls, url: str, interval: float = 1.0) -> WalCheckpointer | None:
         """A checkpointer for a SQLite file database; None for anything else (or in memory)."""
-        parsed = make_url(url)
-        if parsed.get_backend_name() != "sqlite":
-            return None
-        database = parsed.database or ""
-        uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
-        if not database or database == ":memory:" or uri or database.startswith("file:"):
-            return None
-        return cls(database, interval)
+        database = sqlite_file(url)
+        return None if database is None else cls(database, interval)
 
     def start(self) -> None:
         if self._thread is None:

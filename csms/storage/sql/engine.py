@@ -71,7 +71,7 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         engine = create_async_engine(parsed, pool_pre_ping=True, **options)
         return engine
-    _create_parent_folder(parsed.database)
+    _create_parent_folder(parsed)
     uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
     connect = inline_sqlite.connector(parsed.database or ":memory:", uri=uri)
     engine = create_async_engine(parsed, async_creator=connect, **options)
@@ -79,10 +79,22 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _create_parent_folder(database: str | None) -> None:
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+def sqlite_file(url: str | URL) -> str | None:
+    """The path of a SQLite database file; None for another backend, in memory or a URI."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
+    if not database or database == ":memory:" or uri or database.startswith("file:"):
+        return None
+    return database
+
+
+def _create_parent_folder(url: URL) -> None:
+    database = sqlite_file(url)
+    if database is not None:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

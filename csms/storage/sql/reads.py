@@ -1,8 +1,9 @@
-"""The unit of work of ``SqlDatabase.read``: a session only when a repository needs one.
+"""The unit of work over SQL: repositories made, and the session opened, on first use.
 
-With ``LeanReads`` (SQLite), the charger, connector and API key reads of every connect and
-every API call skip the ORM session altogether (ADR 0011); everything else goes through the
-ORM repositories as in a write.
+``SqlDatabase.read`` gives one a session factory, so a read that needs no ORM repository opens
+no session; with ``LeanReads`` (SQLite) the charger, connector and API key reads of every
+connect and every API call skip the ORM session altogether (ADR 0011). A write's unit of work
+(``SqlUnitOfWork``) is one over the transaction's session, always through the ORM.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain import ports
 from csms.domain.model import ApiKey, Charger, ConnectorState
@@ -30,14 +31,14 @@ from csms.storage.sql.repositories import (
 from csms.storage.sql.roaming_repository import RoamingRepository
 
 
-class ReadUnitOfWork:
-    """A unit of work for ``read``: its session is opened only when a repository needs it.
+class LazyUnitOfWork:
+    """Repositories over the session ``sessions()`` opens when a repository first needs it.
 
     With ``lean`` (SQLite), a charger's and its connectors' reads and an API key's read run as
     plain statements (``lean_reads``); everything else goes through the ORM as usual.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], lean: LeanReads | None) -> None:
+    def __init__(self, sessions: Callable[[], AsyncSession], lean: LeanReads | None) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._lean = lean

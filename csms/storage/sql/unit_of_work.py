@@ -36,37 +36,18 @@ from csms.storage.sql.checkpoints import WalCheckpointer
 from csms.storage.sql.engine import execute_pragmas
 from csms.storage.sql.inline_sqlite import InlineConnection
 from csms.storage.sql.lean_reads import LeanReads
-from csms.storage.sql.outbox_repositories import (
-    DeliveryRepository,
-    JournalRepository,
-    WebhookRepository,
-)
-from csms.storage.sql.reads import ReadUnitOfWork
-from csms.storage.sql.repositories import (
-    ApiKeyRepository,
-    ChargerRepository,
-    SessionRepository,
-    TokenRepository,
-)
-from csms.storage.sql.roaming_repository import RoamingRepository
+from csms.storage.sql.reads import LazyUnitOfWork
 
 T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(LazyUnitOfWork):
     """The repositories of one ``AsyncSession``: one transaction, one use case."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.chargers: ports.ChargerRepository = ChargerRepository(session)
-        self.sessions: ports.SessionRepository = SessionRepository(session)
-        self.tokens: ports.TokenRepository = TokenRepository(session)
-        self.api_keys: ports.ApiKeyRepository = ApiKeyRepository(session)
-        self.journal: ports.JournalRepository = JournalRepository(session)
-        self.webhooks: ports.WebhookRepository = WebhookRepository(session)
-        self.deliveries: ports.DeliveryRepository = DeliveryRepository(session)
-        self.roaming: ports.RoamingRepository = RoamingRepository(session)
+        super().__init__(lambda: session, None)
 
 
 @dataclass(slots=True)
@@ -161,7 +142,7 @@ class SqlDatabase:
     async def read(self, work: Work[T]) -> T:
         if not self._lean_checked:
             await self._hold_lean_connection()
-        uow = ReadUnitOfWork(self._sessions, self._lean)
+        uow = LazyUnitOfWork(self._sessions, self._lean)
         try:
             return await work(cast(ports.UnitOfWork, uow))
         finally:
@@ -173,20 +154,18 @@ class SqlDatabase:
         If it cannot be had (the database is unavailable), this read fails as an ORM read would,
         and the next read tries again.
         """
-        if self._engine.dialect.name != "sqlite":
-            self._lean_checked = True
-            return
         self._lean_checked = True  # concurrent reads meanwhile take the ORM path
+        if self._engine.dialect.name != "sqlite":
+            return
         try:
             connection = await self._engine.connect()
+            try:
+                driver = (await connection.get_raw_connection()).driver_connection
+            except Exception:
+                await connection.close()
+                raise
         except Exception:
             self._lean_checked = False
-            raise
-        try:
-            driver = (await connection.get_raw_connection()).driver_connection
-        except Exception:
-            self._lean_checked = False
-            await connection.close()
             raise
         if not isinstance(driver, InlineConnection):
             await connection.close()
