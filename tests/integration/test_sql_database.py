@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from csms.domain.changes import EventJournaled, SamplesAdded
@@ -128,6 +129,69 @@ async def test_a_locked_sqlite_fails_queued_writes_at_once_and_recovers_alone(
         assert [t.id_token for t in await db.read(lambda uow: uow.tokens.list())] == ["T10"]
         assert await db.read(lambda uow: uow.sessions.samples("s1")) == [sample]
         assert await db.read(lambda uow: uow.journal.last()) == 1
+    finally:
+        await db.close()
+
+
+async def test_changes_alone_commit_without_the_orm_and_fail_only_their_caller(
+    database: SqlDatabase,
+) -> None:
+    """On SQLite a batch of changes alone commits on a connection the writer holds (no pool
+    checkout, no session); a bad change rolls its batch back and fails only its own caller."""
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    await database.write(lambda uow: uow.sessions.add(_started("s1", at)))
+    sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
+    event_ = DomainEvent("session.updated", "s1", at, {})
+    good = [SamplesAdded("s1", [sample]), EventJournaled(event_)]
+    orphan = [SamplesAdded("no-such-session", [sample])]  # its foreign key fails the batch
+    await database.apply(good)  # the first one gets the writer its connection
+    checkouts: list[object] = []
+
+    def checkout(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(database.engine.sync_engine, "checkout", checkout)
+    try:
+        await database.apply(good)
+    finally:
+        event.remove(database.engine.sync_engine, "checkout", checkout)
+    assert (checkouts == []) == (database.engine.dialect.name == "sqlite"), checkouts
+    results = await asyncio.gather(
+        database.apply(good), database.apply(orphan), return_exceptions=True
+    )
+    assert results[0] is None
+    assert isinstance(results[1], sqlite3.IntegrityError | DBAPIError), results
+    assert await database.read(lambda uow: uow.sessions.samples("s1")) == [sample]
+    assert await database.read(lambda uow: uow.journal.last()) == 3
+    await database.apply(good)  # after a failed batch, a new connection serves
+    assert await database.read(lambda uow: uow.journal.last()) == 4
+
+
+async def test_a_locked_sqlite_fails_changes_alone_and_they_commit_once_released(
+    tmp_path: Path,
+) -> None:
+    """Changes alone meet the other process's lock as writes do: they fail, nothing is kept,
+    and the same database commits them once the lock is gone."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    await short_busy_timeout(engine, 100)
+    db = SqlDatabase(engine)
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
+    staged = [SamplesAdded("s1", [sample]), EventJournaled(DomainEvent("e", "s1", at, {}))]
+    try:
+        await db.write(lambda uow: uow.sessions.add(_started("s1", at)))
+        await db.apply([EventJournaled(DomainEvent("e", "s0", at, {}))])
+        async with sqlite_locked(tmp_path / "csms.db") as release:
+            with pytest.raises(sqlite3.OperationalError):
+                await db.apply(staged)
+            await release()
+        assert await db.read(lambda uow: uow.sessions.samples("s1")) == []
+        assert await db.read(lambda uow: uow.journal.last()) == 1
+        await db.apply(staged)
+        assert await db.read(lambda uow: uow.sessions.samples("s1")) == [sample]
+        assert await db.read(lambda uow: uow.journal.last()) == 2
     finally:
         await db.close()
 

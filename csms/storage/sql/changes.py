@@ -10,6 +10,7 @@ last change to a row wins (changes to a charger are merged field by field, in or
 from __future__ import annotations
 
 import enum
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -149,16 +150,19 @@ class StagedChanges:
         conn = await session.connection()
         driver = (await conn.get_raw_connection()).driver_connection
         if isinstance(driver, InlineConnection):
-            raw = driver.sqlite()
-            for kind, rows in self.batches():
-                statement = _sqlite_statement(kind)
-                raw.executemany(statement.sql, statement.params(rows))
+            self.run_sqlite(driver.sqlite())
             return
         dialect = conn.dialect.name
         for kind, rows in self.batches():
             if kind == "metered" or kind.startswith("charger:"):
                 rows = [_where_id(row) for row in rows]
             await conn.execute(_core_statement(kind, dialect), rows)
+
+    def run_sqlite(self, raw: sqlite3.Connection) -> None:
+        """Run the staged statements on ``raw`` (in its open transaction) and forget them."""
+        for kind, rows in self.batches():
+            statement = _sqlite_statement(kind)
+            raw.executemany(statement.sql, statement.params(rows))
 
 
 def _older(a: datetime | None, b: datetime | None) -> bool:

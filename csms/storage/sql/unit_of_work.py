@@ -11,6 +11,9 @@ alone fails because the database itself is unavailable (locked past the busy tim
 unreachable, connection lost), the rest of the batch fails with it at once instead of waiting
 for the same error one by one (ADR 0009); nothing of a failed transaction is kept, and no caller
 is answered before its commit.
+
+On SQLite a batch made only of changes (the meter-value path's ``apply``) skips the session:
+its statements and the commit run on a sqlite3 connection the writer keeps for them.
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ class SqlDatabase:
         self._lean: LeanReads | None = None
         self._lean_connection: AsyncConnection | None = None
         self._lean_checked = False
+        # SQLite: the connection batches of changes alone are committed on (``_apply_inline``);
+        # None until the first such batch, and again after a failed one.
+        self._inline_writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
+        self._inline_checked = False
 
     @property
     def engine(self) -> AsyncEngine:
@@ -107,6 +114,7 @@ class SqlDatabase:
         if self._lean_connection is not None:
             self._lean, connection, self._lean_connection = None, self._lean_connection, None
             await connection.close()
+        await self._drop_inline_writer()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.stop)
         await self._engine.dispose()
@@ -155,23 +163,30 @@ class SqlDatabase:
         and the next read tries again.
         """
         self._lean_checked = True  # concurrent reads meanwhile take the ORM path
-        if self._engine.dialect.name != "sqlite":
-            return
         try:
-            connection = await self._engine.connect()
-            try:
-                driver = (await connection.get_raw_connection()).driver_connection
-            except Exception:
-                await connection.close()
-                raise
+            held = await self._hold_inline()
         except Exception:
             self._lean_checked = False
             raise
+        if held is not None:
+            self._lean_connection, raw = held
+            self._lean = LeanReads(raw)
+
+    async def _hold_inline(self) -> tuple[AsyncConnection, sqlite3.Connection] | None:
+        """A pooled connection kept for our own use and its sqlite3 connection; None unless
+        the engine's connections are inline SQLite ones (``inline_sqlite``)."""
+        if self._engine.dialect.name != "sqlite":
+            return None
+        connection = await self._engine.connect()
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+        except Exception:
+            await connection.close()
+            raise
         if not isinstance(driver, InlineConnection):
             await connection.close()
-            return
-        self._lean_connection = connection
-        self._lean = LeanReads(driver.sqlite())
+            return None
+        return connection, driver.sqlite()
 
     def _ensure_writer(self) -> None:
         if self._closed:
@@ -245,6 +260,10 @@ class SqlDatabase:
         Changes are staged and flushed as multi-row statements before the next work function
         and before the commit, so each work function sees everything queued before it.
         """
+        if not any(callable(item.work) for item in items):
+            raw = await self._writer_connection()
+            if raw is not None:
+                return await self._apply_inline(raw, items)
         async with self._sessions() as session, session.begin():
             uow = SqlUnitOfWork(session)
             staged = StagedChanges()
@@ -258,6 +277,37 @@ class SqlDatabase:
                     results.append(None)
             await staged.flush(session)
             return results
+
+    async def _writer_connection(self) -> sqlite3.Connection | None:
+        if self._inline_writer is None and not self._inline_checked:
+            self._inline_writer = await self._hold_inline()  # raises: the batch fails alike
+            self._inline_checked = self._inline_writer is None  # not inline SQLite: never again
+        return None if self._inline_writer is None else self._inline_writer[1]
+
+    async def _apply_inline(self, raw: sqlite3.Connection, items: list[_Write]) -> list[Any]:
+        """Commit a batch of changes alone straight on sqlite3: the same multi-row statements
+        as in a session (``StagedChanges``), without a session, its pooled connection's
+        checkout and its transaction's bookkeeping around them. A failure rolls back and
+        gives the connection up; the next batch holds a new one."""
+        staged = StagedChanges()
+        for item in items:
+            staged.add(cast(Sequence[Change], item.work))
+        try:
+            raw.execute("BEGIN")
+            staged.run_sqlite(raw)
+            raw.commit()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                raw.rollback()
+            await self._drop_inline_writer()
+            raise
+        return [None] * len(items)
+
+    async def _drop_inline_writer(self) -> None:
+        held, self._inline_writer, self._inline_checked = self._inline_writer, None, False
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held[0].close()
 
     def _fail_unanswered(self, batch: list[_Write]) -> None:
         pending = list(batch)
