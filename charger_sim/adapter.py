@@ -151,13 +151,22 @@ class Base:
         self._queue: TxQueue | None = None
         self._online: asyncio.Event | None = None
         self._offline: asyncio.Event | None = None
-        self.device = Device.build(station)
+        self._device: Device | None = None  # built when first asked for (``device``)
         self.control: Control | None = None  # None (fleet mode): no resets, no reconnects
         self.registration: str | None = None  # the status of the last BootNotification
 
+    @property
+    def device(self) -> Device:
+        """The charger's configuration. Built on first use: a fleet charger is only asked
+        for it by a CSMS that reads or writes settings, and building it for each of 10,000
+        chargers in a reconnect storm was a tenth of the fleet's work."""
+        if self._device is None:
+            self._device = Device.build(self._station)
+        return self._device
+
     def use_device(self, device: Device, control: Control) -> None:
         """The charger's configuration, and who acts on what a CSMS call asks for."""
-        self.device, self.control = device, control
+        self._device, self.control = device, control
 
     @property
     def station(self) -> Station:
