@@ -26,7 +26,7 @@ def parse_time(value: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with at most 3 fractional digits (OCPP 2.0.1 P2 3.1)."""
-    utc = value.astimezone(UTC)
-    base = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = utc.microsecond // 1000
-    return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
+    utc = (value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None)
+    if utc.microsecond < 1000:  # no fraction (isoformat, unlike strftime, pads the year)
+        return utc.replace(microsecond=0).isoformat() + "Z"
+    return utc.isoformat(timespec="milliseconds") + "Z"
