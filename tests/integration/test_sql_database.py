@@ -141,8 +141,8 @@ async def test_changes_alone_commit_without_the_orm_and_fail_only_their_caller(
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     await database.write(lambda uow: uow.sessions.add(_started("s1", at)))
     sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
-    event_ = DomainEvent("session.updated", "s1", at, {})
-    good = [SamplesAdded("s1", [sample]), EventJournaled(event_)]
+    updated = DomainEvent("session.updated", "s1", at, {})
+    good = [SamplesAdded("s1", [sample]), EventJournaled(updated)]
     orphan = [SamplesAdded("no-such-session", [sample])]  # its foreign key fails the batch
     await database.apply(good)  # the first one gets the writer its connection
     checkouts: list[object] = []
