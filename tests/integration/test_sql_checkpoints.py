@@ -14,6 +14,15 @@ from csms.storage.sql.checkpoints import WalCheckpointer
 WAIT = 10.0  # seconds: the bound of every wait for the checkpoint thread
 
 
+async def _started(path: Path, checkpointer: WalCheckpointer) -> SqlDatabase:
+    """A migrated, started database on the SQLite file ``path`` with ``checkpointer``."""
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    db = SqlDatabase(create_engine(url), checkpointer=checkpointer)
+    await db.start()
+    return db
+
+
 async def _autocheckpoint(db: SqlDatabase) -> int:
     async with db.engine.connect() as conn:
         return int((await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one())
@@ -24,12 +33,9 @@ async def test_with_a_checkpointer_commits_never_checkpoint_and_the_thread_does(
 ) -> None:
     """The serving connections have autocheckpoint off; the thread copies the WAL back."""
     path = tmp_path / "ck.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
-    checkpointer = WalCheckpointer.for_url(url, interval=3600)  # runs when the test says
-    assert checkpointer is not None and checkpointer.path == str(path)
-    db = SqlDatabase(create_engine(url), checkpointer=checkpointer)
-    await db.start()
+    checkpointer = WalCheckpointer.for_url(f"sqlite+aiosqlite:///{path}", interval=3600)
+    assert checkpointer is not None and checkpointer.path == str(path)  # runs when told
+    db = await _started(path, checkpointer)
     try:
         assert await _autocheckpoint(db) == 0
         for n in range(1500):  # well past SQLite's default 1,000-page autocheckpoint
@@ -47,11 +53,8 @@ async def test_with_a_checkpointer_commits_never_checkpoint_and_the_thread_does(
 async def test_the_thread_checkpoints_while_the_server_writes(tmp_path: Path) -> None:
     """Every interval, what was committed is copied back without stopping the writers."""
     path = tmp_path / "ck.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
     checkpointer = WalCheckpointer(str(path), interval=0.05)
-    db = SqlDatabase(create_engine(url), checkpointer=checkpointer)
-    await db.start()
+    db = await _started(path, checkpointer)
     try:
         await db.write(lambda uow: uow.chargers.add(Charger(id="CP1")))
         last = None
@@ -73,11 +76,8 @@ async def test_under_steady_writes_the_wal_starts_over_instead_of_growing(
 ) -> None:
     """Past ``restart_frames`` a RESTART checkpoint lets the next write start the WAL over."""
     path = tmp_path / "ck.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
     checkpointer = WalCheckpointer(str(path), interval=0.01, restart_frames=60)
-    db = SqlDatabase(create_engine(url), checkpointer=checkpointer)
-    await db.start()
+    db = await _started(path, checkpointer)
     frames: list[int] = []
     try:
         for n in range(5000):  # bounded; writes never pause, as under a fleet's load

@@ -93,11 +93,7 @@ async def test_a_locked_sqlite_fails_queued_writes_at_once_and_recovers_alone(
     tmp_path: Path,
 ) -> None:
     """While another process holds the write lock, a batch fails whole and waits twice at most."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
-    await migrate(url)
-    engine = create_engine(url)
-    await short_busy_timeout(engine, 100)
-    db = SqlDatabase(engine)
+    db = await _impatient_database(tmp_path / "csms.db")
     runs: list[int] = []
 
     async def add(uow: UnitOfWork, n: int) -> int:
@@ -172,11 +168,7 @@ async def test_a_locked_sqlite_fails_changes_alone_and_they_commit_once_released
 ) -> None:
     """Changes alone meet the other process's lock as writes do: they fail, nothing is kept,
     and the same database commits them once the lock is gone."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
-    await migrate(url)
-    engine = create_engine(url)
-    await short_busy_timeout(engine, 100)
-    db = SqlDatabase(engine)
+    db = await _impatient_database(tmp_path / "csms.db")
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
     staged = [SamplesAdded("s1", [sample]), EventJournaled(DomainEvent("e", "s1", at, {}))]
@@ -194,6 +186,15 @@ async def test_a_locked_sqlite_fails_changes_alone_and_they_commit_once_released
         assert await db.read(lambda uow: uow.journal.last()) == 2
     finally:
         await db.close()
+
+
+async def _impatient_database(path: Path) -> SqlDatabase:
+    """A migrated database on the SQLite file ``path`` that waits 100 ms for a lock, not 5 s."""
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    engine = create_engine(url)
+    await short_busy_timeout(engine, 100)
+    return SqlDatabase(engine)
 
 
 def _started(session_id: str, at: datetime) -> Session:

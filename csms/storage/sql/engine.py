@@ -72,8 +72,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(parsed, pool_pre_ping=True, **options)
         return engine
     _create_parent_folder(parsed)
-    uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
-    connect = inline_sqlite.connector(parsed.database or ":memory:", uri=uri)
+    connect = inline_sqlite.connector(parsed.database or ":memory:", uri=_is_uri(parsed))
     engine = create_async_engine(parsed, async_creator=connect, **options)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
@@ -85,10 +84,14 @@ def sqlite_file(url: str | URL) -> str | None:
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database or ""
-    uri = str(parsed.query.get("uri", "")).lower() in ("1", "true")
-    if not database or database == ":memory:" or uri or database.startswith("file:"):
+    if not database or database == ":memory:" or _is_uri(parsed) or database.startswith("file:"):
         return None
     return database
+
+
+def _is_uri(parsed: URL) -> bool:
+    """SQLite's ``?uri=true``: the database is a ``file:`` URI, options and all."""
+    return str(parsed.query.get("uri", "")).lower() in ("1", "true")
 
 
 def _create_parent_folder(url: URL) -> None:
