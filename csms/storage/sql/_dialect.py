@@ -12,6 +12,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from csms.storage.sql.lean_statements import Prepared, run
+
 Insert = sqlite.Insert | postgresql.Insert
 
 
@@ -32,20 +34,20 @@ async def upsert(
 ) -> None:
     """Insert ``values``, or overwrite the row that has the same primary ``keys``."""
     dialect = session.get_bind().dialect.name
-    stmt = _upsert_statement(dialect, table, tuple(values), tuple(keys))
-    await session.execute(stmt, dict(values))
+    await run(session, _upsert_statement(dialect, table, tuple(values), tuple(keys)), values)
 
 
 @cache
 def _upsert_statement(
     dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
-) -> Insert:
+) -> Prepared:
     """Built once per shape: ``excluded`` and the SET clause cost more than the statement."""
     stmt = dialect_insert(dialect, table)
-    return stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: stmt.excluded[name] for name in columns if name not in keys},
     )
+    return Prepared(upsert, columns)
 
 
 def values_of(obj: Any, *, exclude: Iterable[str] = ()) -> dict[str, Any]:

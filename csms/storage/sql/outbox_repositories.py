@@ -13,12 +13,14 @@ from csms.domain.events import DomainEvent
 from csms.domain.model import Delivery, DeliveryStatus, Webhook
 from csms.storage.sql import tables
 from csms.storage.sql._dialect import upsert, values_of
+from csms.storage.sql.lean_statements import Prepared, run
 
 _journal = tables.table_of(tables.JournalRow)
 _cursors = tables.table_of(tables.JournalCursorRow)
 _webhooks = tables.table_of(tables.WebhookRow)
 _deliveries = tables.table_of(tables.DeliveryRow)
-_JOURNAL_INSERT = _journal.insert()  # built once
+# Built once; on SQLite run straight on the transaction's sqlite3 connection (ADR 0013).
+_JOURNAL_INSERT = Prepared(_journal.insert(), ("name", "subject", "at", "data"))
 
 
 class JournalRepository:
@@ -28,7 +30,7 @@ class JournalRepository:
     async def append(self, event: DomainEvent) -> None:
         values = {"name": event.name, "subject": event.subject, "at": event.at}
         values["data"] = event.data
-        await self._session.execute(_JOURNAL_INSERT, values)
+        await run(self._session, _JOURNAL_INSERT, values)
 
     async def last(self) -> int:
         result = await self._session.execute(select(func.max(tables.JournalRow.seq)))

@@ -23,6 +23,7 @@ from csms.domain.model import (
 )
 from csms.storage.sql import tables
 from csms.storage.sql._dialect import upsert, values_of
+from csms.storage.sql.lean_statements import Prepared, run
 from csms.storage.sql.row_mapping import api_key_of, charger_of, connector_of
 from csms.storage.sql.session_repository import SessionRepository
 
@@ -35,22 +36,23 @@ _tokens = tables.table_of(tables.IdTokenRow)
 _api_keys = tables.table_of(tables.ApiKeyRow)
 
 # Built once: a statement built per call (and its cache key) costs more than running it.
-_CHARGER = select(_chargers).where(_chargers.c.id == bindparam("p_id"))
-_CONNECTORS = (
+# Prepared: on SQLite they run straight on the transaction's sqlite3 connection (ADR 0013).
+_CHARGER = Prepared(select(_chargers).where(_chargers.c.id == bindparam("p_id")))
+_CONNECTORS = Prepared(
     select(_connectors)
     .where(_connectors.c.charger_id == bindparam("p_id"))
     .order_by(_connectors.c.evse_id, _connectors.c.connector_id)
 )
-_CONNECTOR_BY_EVSE_REF = (
+_CONNECTOR_BY_EVSE_REF = Prepared(
     select(_connectors)
     .where(_connectors.c.evse_ref == bindparam("p_ref"))
     .order_by(_connectors.c.charger_id, _connectors.c.evse_id, _connectors.c.connector_id)
 )
-_TOKEN = select(_tokens).where(_tokens.c.id_token == bindparam("p_token"))
-_USER_TOKENS = (
+_TOKEN = Prepared(select(_tokens).where(_tokens.c.id_token == bindparam("p_token")))
+_USER_TOKENS = Prepared(
     select(_tokens).where(_tokens.c.user_id == bindparam("p_user")).order_by(_tokens.c.id_token)
 )
-_API_KEY = select(_api_keys).where(_api_keys.c.id == bindparam("p_id"))
+_API_KEY = Prepared(select(_api_keys).where(_api_keys.c.id == bindparam("p_id")))
 
 
 class ChargerRepository:
@@ -58,9 +60,8 @@ class ChargerRepository:
         self._session = session
 
     async def get(self, charger_id: str) -> Charger | None:
-        result = await self._session.execute(_CHARGER, {"p_id": charger_id})
-        row = result.first()
-        return _charger(row) if row else None
+        found = await run(self._session, _CHARGER, {"p_id": charger_id})
+        return charger_of(found[0]) if found else None
 
     async def add(self, charger: Charger) -> None:
         await self.save(charger)
@@ -77,13 +78,12 @@ class ChargerRepository:
         await upsert(self._session, _connectors, values_of(state), keys)
 
     async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
-        result = await self._session.execute(_CONNECTORS, {"p_id": charger_id})
-        return [connector_of(r._asdict()) for r in result]
+        rows = await run(self._session, _CONNECTORS, {"p_id": charger_id})
+        return [connector_of(row) for row in rows]
 
     async def connector_by_evse_ref(self, evse_ref: str) -> ConnectorState | None:
-        result = await self._session.execute(_CONNECTOR_BY_EVSE_REF, {"p_ref": evse_ref})
-        found = result.first()
-        return ConnectorState(**found._asdict()) if found else None
+        found = await run(self._session, _CONNECTOR_BY_EVSE_REF, {"p_ref": evse_ref})
+        return ConnectorState(**found[0]) if found else None
 
     async def add_event(self, event: ChargerEvent) -> None:
         await self._session.execute(_events.insert().values(values_of(event)))
@@ -109,9 +109,8 @@ class TokenRepository:
         self._session = session
 
     async def get(self, id_token: str) -> IdToken | None:
-        result = await self._session.execute(_TOKEN, {"p_token": id_token})
-        row = result.first()
-        return _token(row) if row else None
+        found = await run(self._session, _TOKEN, {"p_token": id_token})
+        return _token(found[0]) if found else None
 
     async def add(self, token: IdToken) -> None:
         await self.save(token)
@@ -121,11 +120,10 @@ class TokenRepository:
 
     async def list(self) -> builtins.list[IdToken]:
         result = await self._session.execute(select(_tokens).order_by(tables.IdTokenRow.id_token))
-        return [_token(row) for row in result]
+        return [_token(row._asdict()) for row in result]
 
     async def for_user(self, user_id: str) -> builtins.list[IdToken]:
-        result = await self._session.execute(_USER_TOKENS, {"p_user": user_id})
-        return [_token(r) for r in result]
+        return [_token(r) for r in await run(self._session, _USER_TOKENS, {"p_user": user_id})]
 
 
 class ApiKeyRepository:
@@ -133,9 +131,8 @@ class ApiKeyRepository:
         self._session = session
 
     async def get(self, key_id: str) -> ApiKey | None:
-        result = await self._session.execute(_API_KEY, {"p_id": key_id})
-        row = result.first()
-        return api_key_of(row._asdict()) if row else None
+        found = await run(self._session, _API_KEY, {"p_id": key_id})
+        return api_key_of(found[0]) if found else None
 
     async def add(self, key: ApiKey) -> None:
         await self.save(key)
@@ -153,7 +150,7 @@ def _charger(row: Row[Any]) -> Charger:
     return charger_of(row._asdict())
 
 
-def _token(row: Row[Any]) -> IdToken:
-    token = IdToken(**row._asdict())
+def _token(values: dict[str, Any]) -> IdToken:
+    token = IdToken(**values)
     token.status = TokenStatus(token.status)
     return token

@@ -8,13 +8,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, Select, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.changes import seq_of_key
 from csms.domain.model import FailedStop, MeterSample, Protocol, Session, SessionStatus
 from csms.storage.sql import tables
 from csms.storage.sql._dialect import dialect_insert, insert, upsert, values_of
+from csms.storage.sql.lean_statements import Prepared, run
 
 _sessions = tables.table_of(tables.SessionRow)
 _S = _sessions.c  # Core columns: cheaper to build into statements than the ORM attributes
@@ -29,8 +30,9 @@ _OPEN = (SessionStatus.PENDING.value, SessionStatus.STARTED.value)
 _OPTIONAL_SAMPLE_FIELDS = ("phase", "location", "context")
 _IN_ORDER = (_S.created_at, _S.id)
 # Built once: a statement built per call (and its cache key) costs more than running it.
-_BY_ID = select(_sessions).where(_S.id == bindparam("p_id"))
-_BY_TRANSACTION = (
+# Prepared: on SQLite they run straight on the transaction's sqlite3 connection (ADR 0013).
+_BY_ID = Prepared(select(_sessions).where(_S.id == bindparam("p_id")))
+_BY_TRANSACTION = Prepared(
     select(_sessions)
     .where(_S.charger_id == bindparam("p_charger"), _S.transaction_id == bindparam("p_tx"))
     .order_by(*_IN_ORDER)
@@ -178,13 +180,18 @@ class SessionRepository:
         never handed out, so no caller ever sees one reused.
         """
         stmt = _next_statement(self._session.get_bind().dialect.name)
-        result = await self._session.execute(stmt, {"p_name": name})
-        return int(result.scalar_one())
+        (row,) = await run(self._session, stmt, {"p_name": name})
+        return int(row["value"])
 
     async def _first(self, *where: ColumnElement[bool]) -> Session | None:
         return await self._one(select(_sessions).where(*where).order_by(*_IN_ORDER).limit(1))
 
-    async def _one(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> Session | None:
+    async def _one(
+        self, stmt: Select[Any] | Prepared, params: dict[str, Any] | None = None
+    ) -> Session | None:
+        if isinstance(stmt, Prepared):
+            found = await run(self._session, stmt, params)
+            return session_of(found[0]) if found else None
         row = (await self._session.execute(stmt, params)).first()
         return session_of(row._asdict()) if row else None
 
@@ -192,30 +199,33 @@ class SessionRepository:
         return await self._all(select(_sessions).where(*where).order_by(*_IN_ORDER))
 
     async def _all(
-        self, stmt: Select[Any], params: dict[str, Any] | None = None
+        self, stmt: Select[Any] | Prepared, params: dict[str, Any] | None = None
     ) -> builtins.list[Session]:
+        if isinstance(stmt, Prepared):
+            return [session_of(row) for row in await run(self._session, stmt, params)]
         result = await self._session.execute(stmt, params)
         return [session_of(row._asdict()) for row in result]
 
 
 @cache
-def _open_on_connector(evse: bool, connector: bool) -> Select[Any]:
+def _open_on_connector(evse: bool, connector: bool) -> Prepared:
     """Open sessions of a charger that may be on the EVSE / connector (None: any of them)."""
-    where = [_S.charger_id == bindparam("p_charger"), _S.status.in_(_OPEN)]
+    # The statuses as ORs: a prepared statement holds no IN list (``lean_statements``).
+    where = [_S.charger_id == bindparam("p_charger"), or_(*(_S.status == s for s in _OPEN))]
     if evse:
         where.append(or_(_S.evse_id.is_(None), _S.evse_id == bindparam("p_evse")))
     if connector:
         where.append(or_(_S.connector_id.is_(None), _S.connector_id == bindparam("p_connector")))
-    return select(_sessions).where(*where).order_by(*_IN_ORDER)
+    return Prepared(select(_sessions).where(*where).order_by(*_IN_ORDER))
 
 
 @cache
-def _next_statement(dialect: str) -> Executable:
+def _next_statement(dialect: str) -> Prepared:
     stmt = dialect_insert(dialect, _counters).values(name=bindparam("p_name"), value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"], set_={"value": _counters.c.value + 1}
     )
-    return stmt.returning(_counters.c.value)
+    return Prepared(stmt.returning(_counters.c.value))
 
 
 def session_of(values: Mapping[str, Any]) -> Session:
