@@ -142,3 +142,16 @@ async def database(database_url: str) -> AsyncIterator[SqlDatabase]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[tuple[SqlDatabase, Path]]:
+    """A migrated SQLite file (inline connections, as ``csms serve`` has) and its path."""
+    path = tmp_path / "lean.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    db = SqlDatabase(create_engine(url))
+    try:
+        yield db, path
+    finally:
+        await db.close()

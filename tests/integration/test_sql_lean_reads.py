@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-
-import pytest
 
 from csms.domain.model import (
     ApiKey,
@@ -18,21 +15,9 @@ from csms.domain.model import (
     RegistrationStatus,
 )
 from csms.domain.ports import UnitOfWork
-from csms.storage.sql import SqlDatabase, create_engine, migrate
+from csms.storage.sql import SqlDatabase
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[tuple[SqlDatabase, Path]]:
-    path = tmp_path / "lean.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
-    db = SqlDatabase(create_engine(url))
-    try:
-        yield db, path
-    finally:
-        await db.close()
 
 
 def _full_charger() -> Charger:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,25 +14,13 @@ from sqlalchemy import bindparam, select
 from csms.domain.events import DomainEvent
 from csms.domain.model import Protocol, Session, SessionStatus
 from csms.domain.ports import UnitOfWork
-from csms.storage.sql import SqlDatabase, create_engine, migrate, tables
+from csms.storage.sql import SqlDatabase, tables
 from csms.storage.sql._dialect import values_of
 from csms.storage.sql.lean_statements import Prepared, run
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 _sessions = tables.table_of(tables.SessionRow)
 _journal = tables.table_of(tables.JournalRow)
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[tuple[SqlDatabase, Path]]:
-    path = tmp_path / "lean.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
-    db = SqlDatabase(create_engine(url))
-    try:
-        yield db, path
-    finally:
-        await db.close()
 
 
 def _full_session(session_id: str, charger_id: str = "CP1") -> Session:
