@@ -37,8 +37,8 @@ _api_keys = tables.table_of(tables.ApiKeyRow)
 
 # Built once: a statement built per call (and its cache key) costs more than running it.
 # Prepared: on SQLite they run straight on the transaction's sqlite3 connection (ADR 0013).
-_CHARGER = Prepared(select(_chargers).where(_chargers.c.id == bindparam("p_id")))
-_CONNECTORS = Prepared(
+CHARGER = Prepared(select(_chargers).where(_chargers.c.id == bindparam("p_id")))
+CONNECTORS = Prepared(
     select(_connectors)
     .where(_connectors.c.charger_id == bindparam("p_id"))
     .order_by(_connectors.c.evse_id, _connectors.c.connector_id)
@@ -52,7 +52,7 @@ _TOKEN = Prepared(select(_tokens).where(_tokens.c.id_token == bindparam("p_token
 _USER_TOKENS = Prepared(
     select(_tokens).where(_tokens.c.user_id == bindparam("p_user")).order_by(_tokens.c.id_token)
 )
-_API_KEY = Prepared(select(_api_keys).where(_api_keys.c.id == bindparam("p_id")))
+API_KEY = Prepared(select(_api_keys).where(_api_keys.c.id == bindparam("p_id")))
 
 
 class ChargerRepository:
@@ -60,7 +60,7 @@ class ChargerRepository:
         self._session = session
 
     async def get(self, charger_id: str) -> Charger | None:
-        found = await run(self._session, _CHARGER, {"p_id": charger_id})
+        found = await run(self._session, CHARGER, {"p_id": charger_id})
         return charger_of(found[0]) if found else None
 
     async def add(self, charger: Charger) -> None:
@@ -78,7 +78,7 @@ class ChargerRepository:
         await upsert(self._session, _connectors, values_of(state), keys)
 
     async def connectors(self, charger_id: str) -> builtins.list[ConnectorState]:
-        rows = await run(self._session, _CONNECTORS, {"p_id": charger_id})
+        rows = await run(self._session, CONNECTORS, {"p_id": charger_id})
         return [connector_of(row) for row in rows]
 
     async def connector_by_evse_ref(self, evse_ref: str) -> ConnectorState | None:
@@ -131,7 +131,7 @@ class ApiKeyRepository:
         self._session = session
 
     async def get(self, key_id: str) -> ApiKey | None:
-        found = await run(self._session, _API_KEY, {"p_id": key_id})
+        found = await run(self._session, API_KEY, {"p_id": key_id})
         return api_key_of(found[0]) if found else None
 
     async def add(self, key: ApiKey) -> None:

@@ -170,7 +170,7 @@ class SqlDatabase:
             raise
         if held is not None:
             self._lean_connection, raw = held
-            self._lean = LeanReads(raw)
+            self._lean = LeanReads(raw, self._engine.dialect)
 
     async def _hold_inline(self) -> tuple[AsyncConnection, sqlite3.Connection] | None:
         """A pooled connection kept for our own use and its sqlite3 connection; None unless
