@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from csms.domain import events as ev
@@ -82,14 +83,14 @@ def session_event_data(session: Session) -> dict[str, Any]:
 
 
 def copy_session(session: Session) -> Session:
-    """A shallow copy (``copy.copy`` takes the slow reduce path for slotted dataclasses)."""
-    new = object.__new__(Session)
-    for name in _ALL_FIELDS:
-        setattr(new, name, getattr(session, name))
-    return new
+    """A shallow copy: every field read at once, passed to the constructor in order
+    (``copy.copy`` takes the slow reduce path for slotted dataclasses; a setattr per field
+    costs twice this, and it runs for every meter value)."""
+    return Session(*_all_values(session))
 
 
 _ALL_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
+_all_values = attrgetter(*_ALL_FIELDS)
 _EVENT_FIELDS = tuple(name for name in _ALL_FIELDS if name != "samples")
 
 

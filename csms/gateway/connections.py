@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms.gateway import rpc
 from csms.gateway.handlers import Handler
 from csms.gateway.rpc import Err, RpcError
 from csms.gateway.schemas import validator
+from csms.gateway.socket import GatewaySocket
 
 if TYPE_CHECKING:
     from csms.gateway.limits import MessageRate
@@ -82,7 +82,7 @@ class ChargerConnection:
 
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: GatewaySocket,
         charger_id: str,
         version: str,
         routes: Mapping[str, Handler],
@@ -104,9 +104,10 @@ class ChargerConnection:
 
     async def run(self) -> None:
         """Serve frames until the socket closes."""
+        next_message = self.ws.next_message
         try:
-            while True:  # not ``async for``: that keeps an async generator per connection
-                await self._on_frame(await self.ws.recv())
+            while True:
+                await self._on_frame(await next_message())
         except ConnectionClosed:
             pass
         finally:
@@ -197,7 +198,7 @@ class ChargerConnection:
 
     async def _send(self, text: str, *, raise_closed: bool = False) -> None:
         try:
-            await self.ws.send(text)
+            await self.ws.send_text(text)
         except ConnectionClosed as exc:
             if raise_closed:
                 raise ConnectionError("connection closed") from exc

@@ -45,6 +45,7 @@ from csms.gateway.handlers import Handler
 from csms.gateway.limits import message_rate
 from csms.gateway.redaction import WEBSOCKETS_LOG
 from csms.gateway.services import GatewayServices
+from csms.gateway.socket import GatewaySocket
 from csms.gateway.tls import handshake_transport
 from csms.gateway.v16.charge_point import ChargePoint16
 from csms.gateway.v201.charge_point import ChargePoint201
@@ -291,6 +292,7 @@ class OcppServer:
             open_timeout=self._settings.open_timeout or None,
             backlog=LISTEN_BACKLOG,
             logger=WEBSOCKETS_LOG,  # its DEBUG lines without Basic auth or password frames
+            create_connection=GatewaySocket,
         )
 
     async def close(self) -> None:
@@ -337,6 +339,7 @@ class OcppServer:
         )
 
     async def _handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, GatewaySocket)  # create_connection=GatewaySocket
         charger_id, accepted = _take_admission(ws)
         protocol = SUBPROTOCOLS.get(ws.subprotocol or "ocpp1.6", Protocol.V16)
         s = self._settings

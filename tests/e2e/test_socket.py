@@ -1,0 +1,77 @@
+"""The gateway's own message path (``GatewaySocket``): fragments, order, backpressure, bad UTF-8."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+
+from csms.bootstrap import Csms
+from csms.gateway.socket import INBOX_HIGH
+from tests.conftest import add_charger, ws_url
+
+BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+
+
+async def _open(csms: Csms) -> Any:
+    await add_charger(csms, "RAW")
+    ws = await websockets.connect(ws_url(csms, "RAW"), subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+    await ws.send(BOOT16)
+    boot = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert boot[2]["status"] == "Accepted"
+    return ws
+
+
+async def test_fragmented_message_is_joined_and_answered(csms: Csms) -> None:
+    """A CALL sent in three WebSocket fragments (RFC 6455 §5.4) is one message, answered once."""
+    ws = await _open(csms)
+    try:
+        await ws.send(['[2,"frag",', '"Heartbeat"', ",{}]"])
+        answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert answer[0] == 3 and answer[1] == "frag" and "currentTime" in answer[2]
+        await ws.send('[2,"after","Heartbeat",{}]')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))[1] == "after"
+    finally:
+        await ws.close()
+
+
+async def test_pipelined_calls_past_the_inbox_limit_are_all_answered_in_order(
+    csms: Csms,
+) -> None:
+    """Calls sent without waiting, more than the inbox holds before reading pauses, are each
+    answered, in the order sent: pausing loses nothing."""
+    ws = await _open(csms)
+    count = INBOX_HIGH * 4
+    try:
+        for n in range(count):
+            await ws.send(f'[2,"p{n}","Heartbeat",{{}}]')
+        ids = [json.loads(await asyncio.wait_for(ws.recv(), 5))[1] for _ in range(count)]
+        assert ids == [f"p{n}" for n in range(count)]
+    finally:
+        await ws.close()
+
+
+async def test_text_message_that_is_not_utf8_closes_with_1007(csms: Csms) -> None:
+    """RFC 6455 §8.1: a text message that is not UTF-8 fails the connection with 1007."""
+    ws = await _open(csms)
+    # websockets' client only sends str as text; write the frame through its protocol.
+    ws.protocol.send_frame(websockets.frames.Frame(websockets.frames.Opcode.TEXT, b"[2,\xff]"))
+    ws.send_data()
+    with pytest.raises(websockets.exceptions.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1007
+
+
+async def test_fragments_over_max_frame_bytes_in_total_close_with_1009(csms: Csms) -> None:
+    """Fragments each under [ocpp] max_frame_bytes but over it together close with 1009."""
+    ws = await _open(csms)
+    chunk = "a" * 30000
+    head = '[2,"big","DataTransfer",{"vendorId":"x","data":"'
+    with pytest.raises(websockets.exceptions.ConnectionClosed):
+        await ws.send([head, chunk, chunk, chunk, '"}]'])
+        await asyncio.wait_for(ws.recv(), 5)
+    await asyncio.wait_for(ws.wait_closed(), 5)
+    assert ws.close_code == 1009
