@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from csms.domain.model import Session
@@ -14,13 +14,22 @@ class Tariff:
     price_per_kwh: float = 0.0
     price_per_minute: float = 0.0
     session_fee: float = 0.0
+    # The three prices as Decimals, converted once: cost() runs for every meter value.
+    _decimals: tuple[Decimal, Decimal, Decimal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        prices = (self.session_fee, self.price_per_kwh, self.price_per_minute)
+        object.__setattr__(self, "_decimals", tuple(Decimal(str(p)) for p in prices))
 
     def cost(self, session: Session) -> float:
         """Fee + energy price + time price, rounded half-up to cents."""
-        total = Decimal(str(self.session_fee))
-        total += Decimal(str(self.price_per_kwh)) * Decimal(str(session.energy_kwh))
+        fee, per_kwh, per_minute = self._decimals
+        total = fee + per_kwh * Decimal(str(session.energy_kwh))
         if self.price_per_minute and session.session_start is not None:
             end = session.session_end or session.updated_at
             minutes = Decimal(str(max(0.0, (end - session.session_start).total_seconds()) / 60))
-            total += Decimal(str(self.price_per_minute)) * minutes
-        return float(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+            total += per_minute * minutes
+        return float(total.quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+_CENT = Decimal("0.01")
