@@ -84,6 +84,12 @@ def rss_kib(pid: int) -> int:
     raise BenchError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, in seconds (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_command(args: Sequence[str], *, timeout: float, log: Path | None = None) -> str:
     """Run a short command to completion; its stdout, or BenchError naming it on failure."""
     proc = await asyncio.create_subprocess_exec(

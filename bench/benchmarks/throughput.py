@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from bench.benchmarks.common import boot_timeout, fleet, fleet_facts, with_fleet
 from bench.model import Case, Context, Metric, Target
+from bench.procs import cpu_seconds
 from bench.servers import Server
 from bench.sizes import Sizes
 
@@ -24,11 +26,15 @@ HOW = (
     "the fleet's meter-sample ack latencies (send to CALLRESULT) over the whole run. After the "
     "server has stopped, its database is opened and the stored periodic energy samples are "
     "counted: every acknowledged sample must be there, and the stored transactions' energy "
-    "must equal the energy of the transactions the fleet completed."
+    "must equal the energy of the transactions the fleet completed. *Server CPU per msg* is "
+    "the server process's CPU time (all its threads) over the window divided by the messages "
+    "acknowledged in it: less tied to the machine's speed of the hour than the rate, and where "
+    "the rate comes from when the server's loop is the bottleneck."
 )
 METRICS = [
     Metric("msgs_per_s", "acknowledged msgs/s, all flooding", "msg/s", "higher", 0),
     Metric("steady_msgs_per_s", "fleet steady msgs/s", "msg/s", "higher", 0),
+    Metric("server_cpu_us_per_msg", "server CPU per acknowledged msg", "µs", "lower", 0),
     Metric("p50_ms", "ack latency p50", "ms", "lower", 2),
     Metric("p99_ms", "ack latency p99", "ms", "lower", 2),
     Metric("samples_acked", "meter samples acknowledged", "", "higher", 0),
@@ -59,19 +65,26 @@ async def measure(ctx: Context, server: Server, case: Case) -> dict[str, Any]:
     count, seconds = case.params["chargers"], ctx.extra["sizes"].throughput_seconds
     flood = fleet(ctx, server, count, ["--flood", "--compression", "none", "--protocol", "mix"])
 
-    async def window() -> float | None:
-        """The flood rate once every transaction runs (None if they never all did)."""
+    async def window() -> tuple[float | None, float | None]:
+        """The flood rate once every transaction runs, and the server's CPU µs per message
+        acknowledged meanwhile (None, None if they never all did)."""
         running = await flood.wait_until(lambda p: p.running >= count, boot_timeout(count))
         first = len(flood.progress) - 1
+        cpu, started = cpu_seconds(server.pid), time.monotonic()
         await asyncio.sleep(seconds)
-        return flood.mean_rate(first, len(flood.progress)) if running else None
+        cpu, elapsed = cpu_seconds(server.pid) - cpu, time.monotonic() - started
+        rate = flood.mean_rate(first, len(flood.progress)) if running else None
+        return rate, (1e6 * cpu / (rate * elapsed) if rate else None)
 
-    summary, rate = await with_fleet(flood, boot_within=boot_timeout(count), booted=window)
+    summary, (rate, cpu_per_msg) = await with_fleet(
+        flood, boot_within=boot_timeout(count), booted=window
+    )
     await server.stop()  # everything flushed and closed before we read the database
     latency = summary["latency_ms"]["meter_samples"]
     metrics = {
         "msgs_per_s": rate,
         "steady_msgs_per_s": summary["calls"]["steady_acknowledged_per_second"],
+        "server_cpu_us_per_msg": cpu_per_msg,
         "p50_ms": latency["p50"],
         "p99_ms": latency["p99"],
         "samples_acked": summary["meter_samples"]["acknowledged"],

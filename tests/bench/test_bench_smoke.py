@@ -145,6 +145,14 @@ def test_throughput_finds_every_acknowledged_sample_in_the_database(runs: Report
     assert [t["metric"] for t in case["targets"]] == ["msgs_per_s", "p99_ms"]
 
 
+def test_throughput_measures_each_servers_cpu_per_acknowledged_message(runs: Reports) -> None:
+    """Every server's CPU time over the flood window is divided by the messages acknowledged."""
+    case = _case(_report(runs, "throughput"))
+    for server in SERVERS:
+        (run,) = _runs(case, server)
+        assert run["metrics"]["server_cpu_us_per_msg"] > 0, server
+
+
 def test_paced_acknowledges_samples_at_the_offered_rate(runs: Reports) -> None:
     """Every server acknowledged samples from every charger at the fixed rate, without errors."""
     case = _case(_report(runs, "paced"))

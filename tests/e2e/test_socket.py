@@ -10,10 +10,17 @@ import pytest
 import websockets
 
 from csms.bootstrap import Csms
+from csms.domain import events as ev
 from csms.gateway.socket import INBOX_HIGH
-from tests.conftest import add_charger, ws_url
+from tests.conftest import MakeCsms, add_charger, wait_event, ws_url
 
 BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+
+
+def _send_text_bytes(ws: Any, data: bytes) -> None:
+    """Send ``data`` as a text frame as is (websockets' client only sends str as text)."""
+    ws.protocol.send_frame(websockets.frames.Frame(websockets.frames.Opcode.TEXT, data))
+    ws.send_data()
 
 
 async def _open(csms: Csms) -> Any:
@@ -57,9 +64,7 @@ async def test_pipelined_calls_past_the_inbox_limit_are_all_answered_in_order(
 async def test_text_message_that_is_not_utf8_closes_with_1007(csms: Csms) -> None:
     """RFC 6455 §8.1: a text message that is not UTF-8 fails the connection with 1007."""
     ws = await _open(csms)
-    # websockets' client only sends str as text; write the frame through its protocol.
-    ws.protocol.send_frame(websockets.frames.Frame(websockets.frames.Opcode.TEXT, b"[2,\xff]"))
-    ws.send_data()
+    _send_text_bytes(ws, b"[2,\xff]")
     with pytest.raises(websockets.exceptions.ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 5)
     assert ws.close_code == 1007
@@ -75,3 +80,16 @@ async def test_fragments_over_max_frame_bytes_in_total_close_with_1009(csms: Csm
         await asyncio.wait_for(ws.recv(), 5)
     await asyncio.wait_for(ws.wait_closed(), 5)
     assert ws.close_code == 1009
+
+
+async def test_a_charger_that_never_answers_the_close_is_cut_off(make_csms: MakeCsms) -> None:
+    """After a protocol violation the CSMS waits the close timeout for the charger's close
+    frame, then drops the TCP connection and marks the charger offline (pings are off here)."""
+    csms = await make_csms(ocpp={"ping_interval": 0, "ping_timeout": 0.5})  # close timeout 0.5 s
+    events = csms.services.events.queue()
+    ws = await _open(csms)
+    ws.transport.pause_reading()  # this charger never reads the close frame, so never answers
+    _send_text_bytes(ws, b"[2,\xff]")
+    offline = await wait_event(events, ev.CHARGER_OFFLINE)
+    assert offline.subject == "RAW"
+    ws.transport.abort()
