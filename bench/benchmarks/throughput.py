@@ -28,8 +28,8 @@ HOW = (
     "counted: every acknowledged sample must be there, and the stored transactions' energy "
     "must equal the energy of the transactions the fleet completed. *Server CPU per msg* is "
     "the server process's CPU time (all its threads) over the window divided by the messages "
-    "acknowledged in it: less tied to the machine's speed of the hour than the rate, and where "
-    "the rate comes from when the server's loop is the bottleneck."
+    "acknowledged in it: what each message costs the server, which sets the rate when the "
+    "server's loop is the bottleneck (it moves with the machine's speed too)."
 )
 METRICS = [
     Metric("msgs_per_s", "acknowledged msgs/s, all flooding", "msg/s", "higher", 0),
