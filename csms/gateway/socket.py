@@ -85,9 +85,7 @@ class GatewaySocket(ServerConnection):
                 return
         inbox = self._inbox
         inbox.append(message)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake_reader()
         if len(inbox) > INBOX_HIGH and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
@@ -127,6 +125,9 @@ class GatewaySocket(ServerConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

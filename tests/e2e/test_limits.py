@@ -14,8 +14,7 @@ import websockets
 
 from csms.bootstrap import Csms
 from tests.conftest import MakeCsms, add_charger, http_url, ws_url
-from tests.e2e.conftest import api_key
-from tests.e2e.test_rpc_errors import BOOT16, BOOT201, _exchange
+from tests.e2e.conftest import BOOT16, BOOT201, api_key, exchange
 
 BOOT = {"1.6": BOOT16, "2.0.1": BOOT201}
 
@@ -23,7 +22,7 @@ BOOT = {"1.6": BOOT16, "2.0.1": BOOT201}
 async def _booted(csms: Csms, charger_id: str, version: str = "1.6") -> Any:
     await add_charger(csms, charger_id)
     ws = await websockets.connect(ws_url(csms, charger_id), subprotocols=[f"ocpp{version}"])  # type: ignore[list-item]
-    assert (await _exchange(ws, BOOT[version]))[2]["status"] == "Accepted"
+    assert (await exchange(ws, BOOT[version]))[2]["status"] == "Accepted"
     return ws
 
 
@@ -40,7 +39,7 @@ async def test_calls_over_the_rate_get_generic_error_and_others_are_unaffected(
     try:
         for i in range(40):  # pipelined: not waiting for answers
             await flooder.send(f'[2,"h{i}","Heartbeat",{{}}]')
-        calm_answer = await _exchange(calm, '[2,"c1","Heartbeat",{}]')
+        calm_answer = await exchange(calm, '[2,"c1","Heartbeat",{}]')
         answers = [json.loads(await asyncio.wait_for(flooder.recv(), 5)) for _ in range(40)]
     finally:
         await flooder.close()
@@ -66,7 +65,7 @@ async def test_oversized_frame_closes_that_socket_only(csms: Csms) -> None:
         with pytest.raises(websockets.exceptions.ConnectionClosed):
             await asyncio.wait_for(big_sender.recv(), 5)
         assert big_sender.close_code == 1009
-        assert (await _exchange(bystander, '[2,"hb","Heartbeat",{}]'))[:2] == [3, "hb"]
+        assert (await exchange(bystander, '[2,"hb","Heartbeat",{}]'))[:2] == [3, "hb"]
         newcomer = await _booted(csms, "NEW")
         await newcomer.close()
     finally:

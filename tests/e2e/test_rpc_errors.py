@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import pytest
 import websockets
 
 from csms.bootstrap import Csms
 from tests.conftest import add_charger, ws_url
+from tests.e2e.conftest import BOOT16, BOOT201, exchange, open_booted
 
-BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 TX201 = '[2,"{id}","TransactionEvent",{{"eventType":"Updated","timestamp":"2024-05-01T10:00:00Z","triggerReason":"MeterValuePeriodic","seqNo":1,"transactionInfo":{{"transactionId":"t1"}},"meterValue":[{{"timestamp":"2024-05-01T10:00:00Z","sampledValue":[{sv}]}}]}}]'
 STATUS16 = '[2,"{id}","StatusNotification",{{"connectorId":{c},"errorCode":"NoError","status":"Available","timestamp":"{ts}"}}]'
-BOOT201 = '[2,"boot","BootNotification",{"chargingStation":{"vendorName":"V","model":"M"},"reason":"PowerUp"}]'
-
-
-async def _exchange(ws: Any, frame: str | bytes) -> list[Any]:
-    await ws.send(frame)
-    answer = await asyncio.wait_for(ws.recv(), 5)
-    return list(json.loads(answer))
-
-
-async def _open(csms: Csms, version: str) -> Any:
-    await add_charger(csms, "RAW")
-    ws = await websockets.connect(ws_url(csms, "RAW"), subprotocols=[f"ocpp{version}"])  # type: ignore[list-item]
-    boot = await _exchange(ws, BOOT16 if version == "1.6" else BOOT201)
-    assert boot[0] == 3 and boot[2]["status"] == "Accepted"
-    return ws
 
 
 CASES_16 = [
@@ -143,13 +126,13 @@ async def test_v16_malformed_frame_gets_callerror_and_socket_survives(
     csms: Csms, case: str, frame: str | bytes, expected_id: str, code: str
 ) -> None:
     """OCPP-J 1.6 §4.2.3: each malformed frame gets its 1.6 error code; Heartbeat still works."""
-    ws = await _open(csms, "1.6")
+    ws = await open_booted(csms, "1.6")
     try:
-        answer = await _exchange(ws, frame)
+        answer = await exchange(ws, frame)
         assert answer[:3] == [4, expected_id, code]
         assert isinstance(answer[3], str) and len(answer[3]) <= 255 and answer[4] == {}
         assert isinstance(frame, bytes) or frame not in answer[3]
-        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        follow = await exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert follow[0] == 3 and follow[1] == "hb"
     finally:
         await ws.close()
@@ -162,11 +145,11 @@ async def test_v201_malformed_frame_gets_callerror_and_socket_survives(
     csms: Csms, case: str, frame: str | bytes, expected_id: str, code: str
 ) -> None:
     """OCPP 2.0.1 Part 4 §4.2.3/4.4: each malformed frame gets its 2.0.1 error code."""
-    ws = await _open(csms, "2.0.1")
+    ws = await open_booted(csms, "2.0.1")
     try:
-        answer = await _exchange(ws, frame)
+        answer = await exchange(ws, frame)
         assert answer[:3] == [4, expected_id, code]
-        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        follow = await exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert follow[0] == 3 and follow[1] == "hb"
     finally:
         await ws.close()
@@ -177,16 +160,16 @@ async def test_messages_before_accepted_boot_get_security_error(csms: Csms, vers
     """TC_B_30 / B01.FR.10: before an Accepted boot, any other CALL gets SecurityError."""
     await add_charger(csms, "FRESH")
     async with websockets.connect(ws_url(csms, "FRESH"), subprotocols=[f"ocpp{version}"]) as ws:  # type: ignore[list-item]
-        answer = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        answer = await exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert answer[:3] == [4, "hb", "SecurityError"]
-        boot = await _exchange(ws, BOOT16 if version == "1.6" else BOOT201)
+        boot = await exchange(ws, BOOT16 if version == "1.6" else BOOT201)
         assert boot[2]["status"] == "Accepted"
-        assert (await _exchange(ws, '[2,"hb2","Heartbeat",{}]'))[0] == 3
+        assert (await exchange(ws, '[2,"hb2","Heartbeat",{}]'))[0] == 3
 
 
 async def test_oversized_frame_is_refused(csms: Csms) -> None:
     """A frame over [ocpp] max_frame_bytes closes the socket with 1009 (message too big)."""
-    ws = await _open(csms, "1.6")
+    ws = await open_booted(csms, "1.6")
     big = '[2,"big","DataTransfer",{"vendorId":"x","data":"' + "a" * 70000 + '"}]'
     await ws.send(big)
     with pytest.raises(websockets.exceptions.ConnectionClosed):
@@ -196,10 +179,10 @@ async def test_oversized_frame_is_refused(csms: Csms) -> None:
 
 async def test_unknown_answer_id_is_dropped_without_reply(csms: Csms) -> None:
     """A CALLRESULT for a call we never made is logged and dropped; the socket stays usable."""
-    ws = await _open(csms, "1.6")
+    ws = await open_booted(csms, "1.6")
     try:
         await ws.send('[3,"never-sent",{}]')
-        follow = await _exchange(ws, '[2,"hb","Heartbeat",{}]')
+        follow = await exchange(ws, '[2,"hb","Heartbeat",{}]')
         assert follow[:2] == [3, "hb"]
     finally:
         await ws.close()
@@ -207,9 +190,9 @@ async def test_unknown_answer_id_is_dropped_without_reply(csms: Csms) -> None:
 
 async def test_lower_case_t_and_z_timestamps_are_accepted(csms: Csms) -> None:
     """RFC 3339 §5.6 allows "t" and "z" in lower case; Python's fromisoformat alone does not."""
-    ws = await _open(csms, "1.6")
+    ws = await open_booted(csms, "1.6")
     try:
-        answer = await _exchange(ws, STATUS16.format(id="lc", c=1, ts="2024-05-01t10:00:00z"))
+        answer = await exchange(ws, STATUS16.format(id="lc", c=1, ts="2024-05-01t10:00:00z"))
         assert answer == [3, "lc", {}]
     finally:
         await ws.close()

@@ -12,9 +12,8 @@ import websockets
 from csms.bootstrap import Csms
 from csms.domain import events as ev
 from csms.gateway.socket import INBOX_HIGH
-from tests.conftest import MakeCsms, add_charger, wait_event, ws_url
-
-BOOT16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+from tests.conftest import MakeCsms, wait_event
+from tests.e2e.conftest import open_booted
 
 
 def _send_text_bytes(ws: Any, data: bytes) -> None:
@@ -23,18 +22,9 @@ def _send_text_bytes(ws: Any, data: bytes) -> None:
     ws.send_data()
 
 
-async def _open(csms: Csms) -> Any:
-    await add_charger(csms, "RAW")
-    ws = await websockets.connect(ws_url(csms, "RAW"), subprotocols=["ocpp1.6"])  # type: ignore[list-item]
-    await ws.send(BOOT16)
-    boot = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert boot[2]["status"] == "Accepted"
-    return ws
-
-
 async def test_fragmented_message_is_joined_and_answered(csms: Csms) -> None:
     """A CALL sent in three WebSocket fragments (RFC 6455 §5.4) is one message, answered once."""
-    ws = await _open(csms)
+    ws = await open_booted(csms, "1.6")
     try:
         await ws.send(['[2,"frag",', '"Heartbeat"', ",{}]"])
         answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
@@ -50,7 +40,7 @@ async def test_pipelined_calls_past_the_inbox_limit_are_all_answered_in_order(
 ) -> None:
     """Calls sent without waiting, more than the inbox holds before reading pauses, are each
     answered, in the order sent: pausing loses nothing."""
-    ws = await _open(csms)
+    ws = await open_booted(csms, "1.6")
     count = INBOX_HIGH * 4
     try:
         for n in range(count):
@@ -63,7 +53,7 @@ async def test_pipelined_calls_past_the_inbox_limit_are_all_answered_in_order(
 
 async def test_text_message_that_is_not_utf8_closes_with_1007(csms: Csms) -> None:
     """RFC 6455 §8.1: a text message that is not UTF-8 fails the connection with 1007."""
-    ws = await _open(csms)
+    ws = await open_booted(csms, "1.6")
     _send_text_bytes(ws, b"[2,\xff]")
     with pytest.raises(websockets.exceptions.ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 5)
@@ -72,7 +62,7 @@ async def test_text_message_that_is_not_utf8_closes_with_1007(csms: Csms) -> Non
 
 async def test_fragments_over_max_frame_bytes_in_total_close_with_1009(csms: Csms) -> None:
     """Fragments each under [ocpp] max_frame_bytes but over it together close with 1009."""
-    ws = await _open(csms)
+    ws = await open_booted(csms, "1.6")
     chunk = "a" * 30000
     head = '[2,"big","DataTransfer",{"vendorId":"x","data":"'
     with pytest.raises(websockets.exceptions.ConnectionClosed):
@@ -87,7 +77,7 @@ async def test_a_charger_that_never_answers_the_close_is_cut_off(make_csms: Make
     frame, then drops the TCP connection and marks the charger offline (pings are off here)."""
     csms = await make_csms(ocpp={"ping_interval": 0, "ping_timeout": 0.5})  # close timeout 0.5 s
     events = csms.services.events.queue()
-    ws = await _open(csms)
+    ws = await open_booted(csms, "1.6")
     ws.transport.pause_reading()  # this charger never reads the close frame, so never answers
     _send_text_bytes(ws, b"[2,\xff]")
     offline = await wait_event(events, ev.CHARGER_OFFLINE)
