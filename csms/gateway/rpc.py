@@ -103,7 +103,7 @@ def parse(text: str | bytes) -> Frame:
     try:
         if isinstance(text, bytes):  # a binary frame: RFC 8259 JSON is UTF-8, nothing else
             text = text.decode("utf-8")
-        msg = json.loads(text, parse_constant=_no_constant)
+        msg = _DECODER.decode(text)
     except ValueError:  # UnicodeDecodeError is a ValueError too
         raise RpcError(Err.RPC_FRAMEWORK, "frame is not valid JSON") from None
     except RecursionError:  # "[[[[..." nested deeper than the interpreter's stack allows
@@ -130,6 +130,11 @@ def parse(text: str | bytes) -> Frame:
 def _no_constant(name: str) -> Any:
     """NaN, Infinity and -Infinity: Python's json reads them, RFC 8259 has no such thing."""
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every frame: ``json.loads(text, parse_constant=...)`` builds a new decoder
+# and scanner on each call, about as much work as decoding a MeterValues frame.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _message_id(msg: list[Any]) -> str:
@@ -185,16 +190,19 @@ def validate(version: str, action: str, payload: Any, *, response: bool = False)
         raise RpcError(err, exc.message) from None
 
 
+# One encoder for every frame, as for decoding: ``json.dumps`` with any option set builds a
+# new encoder on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_call(message_id: str, action: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALL, message_id, action, payload], separators=(",", ":"))
+    return _ENCODER.encode([CALL, message_id, action, payload])
 
 
 def encode_result(message_id: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALLRESULT, message_id, payload], separators=(",", ":"))
+    return _ENCODER.encode([CALLRESULT, message_id, payload])
 
 
 def encode_error(version: str, error: RpcError) -> str:
     code = wire_code(version, error.err)
-    return json.dumps(
-        [CALLERROR, error.message_id, code, error.description, {}], separators=(",", ":")
-    )
+    return _ENCODER.encode([CALLERROR, error.message_id, code, error.description, {}])

@@ -13,7 +13,8 @@ closing handshake as they are and shortens only the two data paths:
   cannot fill memory. websockets' queue is not made at all: at 19,000 idle chargers its
   1.3 KiB per connection counts (a list is 64 bytes; a deque would be 770);
 - out: :meth:`send_text` writes a text frame at once, and waits only when the socket's write
-  buffer is over its limit.
+  buffer is over its limit. Without an extension (permessage-deflate) it builds the frame's
+  header itself (:func:`text_frame`); with one, websockets' protocol writes it.
 
 What websockets does on bad input stays: a text message that is not UTF-8 closes the socket
 with 1007, one over ``max_size`` (in total, fragments included: the protocol counts) with 1009.
@@ -22,6 +23,7 @@ with 1007, one over ``max_size`` (in total, fragments included: the protocol cou
 from __future__ import annotations
 
 import asyncio
+import struct
 from typing import Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
@@ -136,10 +138,19 @@ class GatewaySocket(ServerConnection):
 
     async def send_text(self, text: str) -> None:
         """Send ``text`` as one text message; raises ConnectionClosed if the socket is not open."""
-        if self.protocol.state is not OPEN:
-            raise ConnectionClosed(self.protocol.close_rcvd, self.protocol.close_sent)
-        self.protocol.send_text(text.encode())
-        self._write_out()
+        protocol = self.protocol
+        if protocol.state is not OPEN:
+            raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
+        data = text.encode()
+        if protocol.extensions or protocol.debug or protocol.writes:
+            protocol.send_text(data)  # compressed, logged, or after what websockets queued
+            self._write_out()
+        else:
+            try:
+                self.transport.write(text_frame(data))
+            except Exception as exc:  # as in _write_out
+                self.set_connection_exc(exc)
+                self.transport.abort()
         if self.paused:  # the peer is not reading: wait until the buffer drains
             await self.drain()
 
@@ -149,6 +160,18 @@ class GatewaySocket(ServerConnection):
         except Exception as exc:  # the transport is gone: as websockets' send_context does
             self.set_connection_exc(exc)
             self.transport.abort()
+
+
+def text_frame(data: bytes) -> bytes:
+    """``data`` as one unmasked text frame with no extension bits: what websockets' protocol
+    writes for a server's ``send_text`` when no extension was negotiated (RFC 6455 5.2), built
+    without its frame objects and write queue."""
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 0x10000:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
 
 
 class _NoQueue:

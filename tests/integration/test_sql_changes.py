@@ -4,8 +4,10 @@ exactly as the in-memory reference (``apply_in``) does, and keeps its place in g
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+from sqlalchemy.dialects import sqlite
 
 from csms.domain.changes import (
     Change,
@@ -28,7 +30,8 @@ from csms.domain.model import (
 )
 from csms.domain.ports import Database, UnitOfWork
 from csms.storage.memory import MemoryDatabase
-from csms.storage.sql import SqlDatabase
+from csms.storage.sql import SqlDatabase, tables
+from csms.storage.sql.changes import _sqlite_time
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -156,3 +159,23 @@ async def test_apply_soon_lands_before_a_later_write_returns(database: SqlDataba
     database.apply_soon([ChargerUpdated("CP1", {"last_seen": T0 + timedelta(hours=1)})])
     charger = await database.write(lambda uow: uow.chargers.get("CP1"))
     assert charger is not None and charger.last_seen == T0 + timedelta(hours=1)
+
+
+def test_staged_times_are_the_text_sqlalchemy_stores() -> None:
+    """Times staged for sqlite3 (whole seconds, years < 1000, other offsets, repeats) are the
+    text SQLAlchemy's SQLite DATETIME stores for them."""
+    column = tables.table_of(tables.MeterSampleRow).c.timestamp
+    dialect = sqlite.dialect()
+    reference = column.type.dialect_impl(dialect).bind_processor(dialect)
+    assert reference is not None
+    plus_two = timezone(timedelta(hours=2))
+    times = [
+        T0,
+        T0.replace(microsecond=0),
+        datetime(987, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 3, 1, 14, 0, 0, 500, tzinfo=plus_two),
+        T0,  # again: remembered
+    ]
+    for value in times:
+        assert _sqlite_time(value) == reference(value), value
+    assert _sqlite_time(None) is None

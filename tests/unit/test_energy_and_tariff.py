@@ -77,3 +77,14 @@ def test_tariff_rounds_half_up_to_cents() -> None:
     session.session_start, session.session_end = T0, T0 + timedelta(minutes=30)
     assert Tariff("EUR", 0.30).cost(session) == 1.28
     assert Tariff("EUR", 0.30, price_per_minute=0.01, session_fee=0.5).cost(session) == 2.08
+
+
+def test_each_price_of_a_tariff_counts_alone_and_a_free_tariff_costs_nothing() -> None:
+    """A tariff of only a fee, only a kWh price or only a minute price charges it; none: 0."""
+    session = _session()
+    session.energy_wh = 4250.0
+    session.session_start, session.session_end = T0, T0 + timedelta(minutes=30)
+    assert Tariff("EUR").cost(session) == 0.0
+    assert Tariff("EUR", session_fee=0.5).cost(session) == 0.5
+    assert Tariff("EUR", 0.30).cost(session) == 1.28
+    assert Tariff("EUR", price_per_minute=0.01).cost(session) == 0.3

@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter, itemgetter
+from typing import Any, cast
 
 from sqlalchemy import JSON, Executable, Table, bindparam, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +37,7 @@ from csms.storage.sql import tables
 from csms.storage.sql._dialect import dialect_insert, values_of
 from csms.storage.sql.engine import json_dumps
 from csms.storage.sql.inline_sqlite import InlineConnection
-from csms.storage.sql.session_repository import sample_key, sample_rows
+from csms.storage.sql.session_repository import SAMPLE_COLUMNS, sample_key, sample_values
 
 _samples = tables.table_of(tables.MeterSampleRow)
 _sessions = tables.table_of(tables.SessionRow)
@@ -50,6 +50,16 @@ _CONNECTOR_KEY = ("charger_id", "evse_id", "connector_id")
 _CONNECTOR_SET = ("status", "error_code", "info", "timestamp")
 
 Rows = list[dict[str, Any]]
+Values = tuple[Any, ...]
+
+# The hot changes (every meter value) are staged as tuples of column values, in these orders,
+# not as dicts: no dict per row, no lookups by name when the parameters are made.
+_VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "samples": SAMPLE_COLUMNS,
+    "seen": ("charger_id", "transaction_id", "key"),
+    "metered": (*METERED_FIELDS, "id"),
+}
+_metered_values = attrgetter(*_VALUE_COLUMNS["metered"])
 
 
 class StagedChanges:
@@ -59,12 +69,12 @@ class StagedChanges:
         self._registered: dict[str, dict[str, Any]] = {}
         self._charger_updates: dict[str, dict[str, Any]] = {}
         self._connectors: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._samples: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._seen: dict[tuple[str, str, str], dict[str, str]] = {}
-        self._metered: dict[str, dict[str, Any]] = {}
+        self._samples: dict[Values, Values] = {}  # by unique key
+        self._seen: dict[Values, None] = {}  # the keys are the values
+        self._metered: dict[str, Values] = {}  # by session id
         self._journal: Rows = []
 
-    def _staged(self) -> tuple[dict[Any, Any] | Rows, ...]:
+    def _staged(self) -> tuple[dict[Any, Any] | list[Any], ...]:
         return (
             self._registered,
             self._charger_updates,
@@ -85,23 +95,20 @@ class StagedChanges:
     def add(self, changes: Sequence[Change]) -> None:
         for change in changes:
             if isinstance(change, SamplesAdded):
-                for row in sample_rows(change.session_id, change.samples):
-                    self._samples.setdefault((row["session_id"], *sample_key(row)), row)
+                session_id, samples = change.session_id, self._samples
+                for sample in change.samples:
+                    values = sample_values(session_id, sample)
+                    samples.setdefault(sample_key(values), values)
             elif isinstance(change, SessionMetered):
                 session = change.session
-                values = {name: getattr(session, name) for name in METERED_FIELDS}
-                values["id"] = session.id
-                self._metered[session.id] = values
+                self._metered[session.id] = _metered_values(session)
             elif isinstance(change, EventJournaled):
                 event = change.event
                 row = {"name": event.name, "subject": event.subject, "at": event.at}
                 row["data"] = event.data
                 self._journal.append(row)
             elif isinstance(change, TransactionEventSeen):
-                key = (change.charger_id, change.transaction_id, change.key)
-                self._seen[key] = dict(
-                    zip(("charger_id", "transaction_id", "key"), key, strict=True)
-                )
+                self._seen[(change.charger_id, change.transaction_id, change.key)] = None
             else:
                 self._add_charger_change(change)
 
@@ -120,9 +127,15 @@ class StagedChanges:
             if known is None or not _older(row["timestamp"], known["timestamp"]):
                 self._connectors[key] = row
 
-    def batches(self) -> list[tuple[str, Rows]]:
-        """The staged rows as (statement kind, rows), in the order to run them; clears."""
-        out: list[tuple[str, Rows]] = [("registered", list(self._registered.values()))]
+    def batches(self) -> list[tuple[str, Rows | list[Values]]]:
+        """The staged rows as (statement kind, rows), in the order to run them; clears.
+
+        Rows are dicts by column name, or for the kinds in ``_VALUE_COLUMNS`` tuples of values
+        in that order.
+        """
+        out: list[tuple[str, Rows | list[Values]]] = [
+            ("registered", list(self._registered.values()))
+        ]
         by_fields: dict[tuple[str, ...], Rows] = {}
         for charger_id, values in self._charger_updates.items():
             by_fields.setdefault(tuple(values), []).append({**values, "id": charger_id})
@@ -130,7 +143,7 @@ class StagedChanges:
         out += [
             ("connectors", list(self._connectors.values())),
             ("samples", list(self._samples.values())),
-            ("seen", list(self._seen.values())),
+            ("seen", list(self._seen)),
             ("metered", list(self._metered.values())),
             ("journal", list(self._journal)),
         ]
@@ -153,7 +166,8 @@ class StagedChanges:
             self.run_sqlite(driver.sqlite())
             return
         dialect = conn.dialect.name
-        for kind, rows in self.batches():
+        for kind, staged in self.batches():
+            rows = _as_dicts(kind, staged)
             if kind == "metered" or kind.startswith("charger:"):
                 rows = [_where_id(row) for row in rows]
             await conn.execute(_core_statement(kind, dialect), rows)
@@ -163,6 +177,13 @@ class StagedChanges:
         for kind, rows in self.batches():
             statement = _sqlite_statement(kind)
             raw.executemany(statement.sql, statement.params(rows))
+
+
+def _as_dicts(kind: str, rows: Rows | list[Values]) -> Rows:
+    columns = _VALUE_COLUMNS.get(kind)
+    if columns is None:
+        return cast(Rows, rows)
+    return [dict(zip(columns, values, strict=True)) for values in cast(list[Values], rows)]
 
 
 def _older(a: datetime | None, b: datetime | None) -> bool:
@@ -222,33 +243,41 @@ def _update(table: Table, fields: Sequence[str], *where: Any) -> Executable:
 class _SqliteStatement:
     """A plain SQL statement for sqlite3 and the converters of its parameters, in order.
 
-    ``params`` runs for every row of every flush: the values come out of a row with one
-    ``itemgetter`` call and only the columns that need converting (times, JSON, enums) are
-    touched. ``enums``: rows of this statement may hold enum members (charger and connector
-    rows); the hot statements' rows are built from plain values.
+    ``params`` runs for every row of every flush: only the columns that need converting
+    (times, JSON, enums) are touched. Rows are dicts (their values come out with one
+    ``itemgetter`` call) or, for ``values=True``, tuples already in the converters' order.
+    ``enums``: rows of this statement may hold enum members (charger and connector rows); the
+    hot statements' rows are built from plain values.
     """
 
     __slots__ = ("_converted", "_get", "sql")
 
     def __init__(
-        self, sql: str, converters: Sequence[tuple[str, Callable[[Any], Any]]], *, enums: bool
+        self,
+        sql: str,
+        converters: Sequence[tuple[str, Callable[[Any], Any]]],
+        *,
+        enums: bool,
+        values: bool = False,
     ) -> None:
         self.sql = sql
         keys = [key for key, _ in converters]
-        self._get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        self._get: Callable[[Any], Sequence[Any]] | None = None
+        if not values:
+            self._get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         self._converted = tuple(
             (index, convert)
             for index, (_, convert) in enumerate(converters)
             if enums or convert is not _plain
         )
 
-    def params(self, rows: Rows) -> list[Sequence[Any]]:
+    def params(self, rows: Rows | list[Values]) -> Sequence[Sequence[Any]]:
         get, converted = self._get, self._converted
         if not converted:
-            return [get(row) for row in rows]
+            return cast(list[Values], rows) if get is None else [get(row) for row in rows]
         out: list[Sequence[Any]] = []
         for row in rows:
-            values = list(get(row))
+            values = list(row if get is None else get(row))
             for index, convert in converted:
                 values[index] = convert(values[index])
             out.append(values)
@@ -274,35 +303,33 @@ def _sqlite_statement(kind: str) -> _SqliteStatement:
         )
         return _sqlite_insert(_connectors, list(_connectors.c.keys()), tail, enums=True)
     if kind == "samples":
-        columns = [column.name for column in _samples.c if column.name != "id"]
-        return _sqlite_insert(_samples, columns, "ON CONFLICT DO NOTHING")
+        columns = _VALUE_COLUMNS[kind]
+        return _sqlite_insert(_samples, columns, "ON CONFLICT DO NOTHING", values=True)
     if kind == "seen":
-        return _sqlite_insert(
-            _seen, ["charger_id", "transaction_id", "key"], "ON CONFLICT DO NOTHING"
-        )
+        return _sqlite_insert(_seen, _VALUE_COLUMNS[kind], "ON CONFLICT DO NOTHING", values=True)
     if kind == "metered":
         started = f"status = '{SessionStatus.STARTED.value}'"
-        return _sqlite_update(_sessions, METERED_FIELDS, f"id = ? AND {started}")
+        return _sqlite_update(_sessions, METERED_FIELDS, f"id = ? AND {started}", values=True)
     assert kind == "journal", kind
     return _sqlite_insert(_journal, ["name", "subject", "at", "data"], "")
 
 
 def _sqlite_insert(
-    table: Table, columns: Sequence[str], tail: str, *, enums: bool = False
+    table: Table, columns: Sequence[str], tail: str, *, enums: bool = False, values: bool = False
 ) -> _SqliteStatement:
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {tail}".strip()
     converters = [(name, _converter(table, name)) for name in columns]
-    return _SqliteStatement(sql, converters, enums=enums)
+    return _SqliteStatement(sql, converters, enums=enums, values=values)
 
 
 def _sqlite_update(
-    table: Table, fields: Sequence[str], where: str, *, enums: bool = False
+    table: Table, fields: Sequence[str], where: str, *, enums: bool = False, values: bool = False
 ) -> _SqliteStatement:
     sets = ", ".join(f"{name} = ?" for name in fields)
     sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
     converters = [(name, _converter(table, name)) for name in [*fields, "id"]]
-    return _SqliteStatement(sql, converters, enums=enums)
+    return _SqliteStatement(sql, converters, enums=enums, values=values)
 
 
 def _converter(table: Table, column: str) -> Callable[[Any], Any]:
@@ -315,14 +342,38 @@ def _converter(table: Table, column: str) -> Callable[[Any], Any]:
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
-    """As SQLAlchemy's SQLite ``DATETIME`` stores a naive UTC time (always 6 digits)."""
+    """As SQLAlchemy's SQLite ``DATETIME`` stores a naive UTC time (always 6 digits).
+
+    Remembered for the last few thousand times: a session's charging start is written again
+    with every meter value.
+    """
     if value is None:
         return None
+    text = _TIMES.get(value)
+    if text is not None:
+        return text
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: the domain only deals in aware UTC")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+    text = _TIME_TEXT % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+    if len(_TIMES) >= _TIMES_KEPT:
+        _TIMES.clear()
+    _TIMES[value] = text
+    return text
+
+
+_TIME_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # isoformat(" ", "microseconds"), cheaper
+_TIMES: dict[datetime, str] = {}
+_TIMES_KEPT = 4096
 
 
 def _plain(value: Any) -> Any:

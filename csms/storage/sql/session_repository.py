@@ -110,10 +110,11 @@ class SessionRepository:
         return await self._all(stmt.limit(max(limit, 0)).offset(max(offset, 0)))
 
     async def add_samples(self, session_id: str, samples: Sequence[MeterSample]) -> int:
-        unique: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in sample_rows(session_id, samples):
-            unique.setdefault(sample_key(row), row)
-        rows = list(unique.values())
+        unique: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for sample in samples:
+            values = sample_values(session_id, sample)
+            unique.setdefault(sample_key(values), values)
+        rows = [dict(zip(SAMPLE_COLUMNS, values, strict=True)) for values in unique.values()]
         if not rows:
             return 0
         stmt = insert(self._session, _samples).on_conflict_do_nothing()
@@ -236,36 +237,40 @@ def session_of(values: Mapping[str, Any]) -> Session:
     return session
 
 
-def sample_rows(session_id: str, samples: Sequence[MeterSample]) -> list[dict[str, Any]]:
-    """The rows of ``samples``, optional text fields as "" (part of the unique key).
-
-    Spelled out rather than ``values_of``: this runs for every sampled value chargers send.
-    """
-    return [
-        {
-            "session_id": session_id,
-            "timestamp": sample.timestamp,
-            "measurand": sample.measurand,
-            "value": sample.value,
-            "unit": sample.unit,
-            "phase": sample.phase or "",
-            "location": sample.location or "",
-            "context": sample.context or "",
-            "signed": sample.signed,
-        }
-        for sample in samples
-    ]
+SAMPLE_COLUMNS = (
+    "session_id",
+    "timestamp",
+    "measurand",
+    "value",
+    "unit",
+    "phase",
+    "location",
+    "context",
+    "signed",
+)
+"""The columns of a stored sample but its id, in the order of :func:`sample_values`."""
 
 
-def sample_key(row: dict[str, Any]) -> tuple[Any, ...]:
+def sample_values(session_id: str, sample: MeterSample) -> tuple[Any, ...]:
+    """A sample's column values (:data:`SAMPLE_COLUMNS`), optional text fields as "" (part of
+    the unique key). Spelled out: this runs for every sampled value chargers send."""
     return (
-        row["timestamp"],
-        row["measurand"],
-        row["phase"],
-        row["location"],
-        row["context"],
-        row["value"],
+        session_id,
+        sample.timestamp,
+        sample.measurand,
+        sample.value,
+        sample.unit,
+        sample.phase or "",
+        sample.location or "",
+        sample.context or "",
+        sample.signed,
     )
+
+
+def sample_key(values: Sequence[Any]) -> tuple[Any, ...]:
+    """The unique key of a sample's :func:`sample_values`: session, time, what, where, value."""
+    session_id, timestamp, measurand, value, _unit, phase, location, context, _signed = values
+    return (session_id, timestamp, measurand, phase, location, context, value)
 
 
 def _sample(row: Row[Any]) -> MeterSample:
