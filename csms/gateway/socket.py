@@ -14,7 +14,8 @@ closing handshake as they are and shortens only the two data paths:
   1.3 KiB per connection counts (a list is 64 bytes; a deque would be 770);
 - out: :meth:`send_text` writes a text frame at once, and waits only when the socket's write
   buffer is over its limit. Without an extension (permessage-deflate) it builds the frame's
-  header itself (:func:`text_frame`); with one, websockets' protocol writes it.
+  header itself (:func:`text_frame`) and queues it where websockets' protocol would; with
+  one, websockets' protocol builds it.
 
 What websockets does on bad input stays: a text message that is not UTF-8 closes the socket
 with 1007, one over ``max_size`` (in total, fragments included: the protocol counts) with 1009.
@@ -142,15 +143,11 @@ class GatewaySocket(ServerConnection):
         if protocol.state is not OPEN:
             raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
         data = text.encode()
-        if protocol.extensions or protocol.debug or protocol.writes:
-            protocol.send_text(data)  # compressed, logged, or after what websockets queued
-            self._write_out()
+        if protocol.extensions or protocol.debug:
+            protocol.send_text(data)  # compressed or logged: websockets builds the frame
         else:
-            try:
-                self.transport.write(text_frame(data))
-            except Exception as exc:  # as in _write_out
-                self.set_connection_exc(exc)
-                self.transport.abort()
+            protocol.writes.append(text_frame(data))  # in order after anything queued
+        self._write_out()
         if self.paused:  # the peer is not reading: wait until the buffer drains
             await self.drain()
 
