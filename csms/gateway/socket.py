@@ -141,7 +141,9 @@ class GatewaySocket(ServerConnection):
         """Send ``text`` as one text message; raises ConnectionClosed if the socket is not open."""
         protocol = self.protocol
         if protocol.state is not OPEN:
-            raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
+            raise ConnectionClosed(
+                protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent
+            )
         data = text.encode()
         if protocol.extensions or protocol.debug:
             protocol.send_text(data)  # compressed or logged: websockets builds the frame

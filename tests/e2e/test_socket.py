@@ -51,6 +51,22 @@ async def test_pipelined_calls_past_the_inbox_limit_are_all_answered_in_order(
         await ws.close()
 
 
+async def test_sending_on_a_closed_socket_raises_connection_closed_with_both_close_frames(
+    csms: Csms,
+) -> None:
+    """An answer ready after the charger closed the connection raises ConnectionClosed that
+    names both close frames (and which came first), as websockets' own send does."""
+    ws = await open_booted(csms, "1.6")
+    conn = csms.services.registry.get("RAW")
+    assert conn is not None
+    await ws.close(1000, "bye")
+    await asyncio.wait_for(conn.ws.wait_closed(), 5)
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        await conn.ws.send_text('[3,"late",{}]')
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+    assert closed.value.sent is not None and closed.value.rcvd_then_sent is True
+
+
 async def test_text_message_that_is_not_utf8_closes_with_1007(csms: Csms) -> None:
     """RFC 6455 §8.1: a text message that is not UTF-8 fails the connection with 1007."""
     ws = await open_booted(csms, "1.6")
