@@ -174,9 +174,16 @@ class StagedChanges:
 
     def run_sqlite(self, raw: sqlite3.Connection) -> None:
         """Run the staged statements on ``raw`` (in its open transaction) and forget them."""
+        for sql, params in self.sqlite_statements():
+            raw.executemany(sql, params)
+
+    def sqlite_statements(self) -> list[tuple[str, Sequence[Sequence[Any]]]]:
+        """The staged statements as sqlite3 SQL and parameter rows, in order; forget them."""
+        out = []
         for kind, rows in self.batches():
             statement = _sqlite_statement(kind)
-            raw.executemany(statement.sql, statement.params(rows))
+            out.append((statement.sql, statement.params(rows)))
+        return out
 
 
 def _as_dicts(kind: str, rows: Rows | list[Values]) -> Rows:

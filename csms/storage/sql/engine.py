@@ -21,7 +21,7 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
 }
 
-_SQLITE_PRAGMAS = (
+SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=5000",
@@ -107,7 +107,7 @@ def _create_parent_folder(url: URL) -> None:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    execute_pragmas(dbapi_connection, _SQLITE_PRAGMAS)
+    execute_pragmas(dbapi_connection, SQLITE_PRAGMAS)
 
 
 def execute_pragmas(dbapi_connection: Any, pragmas: Sequence[str]) -> None:

@@ -36,10 +36,11 @@ from csms.domain.ports import Work
 from csms.storage.sql.changes import StagedChanges
 from csms.storage.sql.checkpoints import PRAGMAS as checkpoint_pragmas
 from csms.storage.sql.checkpoints import WalCheckpointer
-from csms.storage.sql.engine import execute_pragmas
+from csms.storage.sql.engine import SQLITE_PRAGMAS, execute_pragmas, sqlite_file
 from csms.storage.sql.inline_sqlite import InlineConnection
 from csms.storage.sql.lean_reads import LeanReads
 from csms.storage.sql.reads import LazyUnitOfWork
+from csms.storage.sql.sqlite_writer import SqliteWriterProcess
 
 T = TypeVar("T")
 
@@ -93,10 +94,18 @@ class SqlDatabase:
         # None until the first such batch, and again after a failed one.
         self._inline_writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
         self._inline_checked = False
+        # A SQLite file: those batches run in a process of their own instead (ADR 0016).
+        self._sqlite_file = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+        self._writer_process: SqliteWriterProcess | None = None
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The SQLite writer process's pid while one runs (``sqlite_writer``), else None."""
+        return None if self._writer_process is None else self._writer_process.pid
 
     async def start(self) -> None:
         """Start the writer task (``write`` also starts it on first use) and the checkpoints."""
@@ -115,6 +124,8 @@ class SqlDatabase:
             self._lean, connection, self._lean_connection = None, self._lean_connection, None
             await connection.close()
         await self._drop_inline_writer()
+        if self._writer_process is not None:
+            await self._writer_process.close()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.stop)
         await self._engine.dispose()
@@ -261,6 +272,8 @@ class SqlDatabase:
         and before the commit, so each work function sees everything queued before it.
         """
         if not any(callable(item.work) for item in items):
+            if self._sqlite_file is not None:
+                return await self._apply_in_process(items)
             raw = await self._writer_connection()
             if raw is not None:
                 return await self._apply_inline(raw, items)
@@ -283,6 +296,26 @@ class SqlDatabase:
             self._inline_writer = await self._hold_inline()  # raises: the batch fails alike
             self._inline_checked = self._inline_writer is None  # not inline SQLite: never again
         return None if self._inline_writer is None else self._inline_writer[1]
+
+    async def _apply_in_process(self, items: list[_Write]) -> list[Any]:
+        """Commit a batch of changes alone in the SQLite writer process (``sqlite_writer``):
+        the same statements ``_apply_inline`` runs, converted here, run and committed there."""
+        staged = StagedChanges()
+        for item in items:
+            staged.add(cast(Sequence[Change], item.work))
+        statements = staged.sqlite_statements()
+        if self._writer_process is None:
+            assert self._sqlite_file is not None
+            self._writer_process = SqliteWriterProcess(self._sqlite_file, await self._pragmas())
+        await self._writer_process.run(statements)
+        return [None] * len(items)
+
+    async def _pragmas(self) -> tuple[str, ...]:
+        """The writer process's pragmas: the engine's, and its connections' busy timeout."""
+        async with self._engine.connect() as connection:
+            timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        pragmas = SQLITE_PRAGMAS + (checkpoint_pragmas if self._checkpointer is not None else ())
+        return (*pragmas, f"PRAGMA busy_timeout={int(timeout or 0)}")
 
     async def _apply_inline(self, raw: sqlite3.Connection, items: list[_Write]) -> list[Any]:
         """Commit a batch of changes alone straight on sqlite3: the same multi-row statements
