@@ -85,8 +85,21 @@ def rss_kib(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far, in seconds (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time so far, in seconds, of ``pid`` (its threads included) and of its
+    running children (the CSMS's SQLite writer process, ADR 0016)."""
+    total = _own_cpu(Path(f"/proc/{pid}/stat").read_text())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        if int(text.rsplit(")", 1)[1].split()[1]) == pid:
+            total += _own_cpu(text)
+    return total
+
+
+def _own_cpu(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -27,9 +27,10 @@ HOW = (
     "server has stopped, its database is opened and the stored periodic energy samples are "
     "counted: every acknowledged sample must be there, and the stored transactions' energy "
     "must equal the energy of the transactions the fleet completed. *Server CPU per msg* is "
-    "the server process's CPU time (all its threads) over the window divided by the messages "
-    "acknowledged in it: what each message costs the server, which sets the rate when the "
-    "server's loop is the bottleneck (it moves with the machine's speed too)."
+    "the server process's CPU time (all its threads, and its SQLite writer process) over the "
+    "window divided by the messages acknowledged in it: what each message costs the server, "
+    "which sets the rate when the server's loop is the bottleneck (it moves with the machine's "
+    "speed too)."
 )
 METRICS = [
     Metric("msgs_per_s", "acknowledged msgs/s, all flooding", "msg/s", "higher", 0),
