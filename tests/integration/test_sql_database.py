@@ -106,7 +106,7 @@ async def test_a_locked_sqlite_fails_queued_writes_at_once_and_recovers_alone(
     event = DomainEvent("session.updated", "s1", at, {})
     staged = [SamplesAdded("s1", [sample]), EventJournaled(event)]
     try:
-        await db.write(lambda uow: uow.sessions.add(_started("s1", at)))
+        await db.write(lambda uow: uow.sessions.add(started_session("s1", at)))
         async with sqlite_locked(tmp_path / "csms.db") as release:
             results = await asyncio.gather(
                 db.apply(staged),  # staged changes go to sqlite3 itself: its error class
@@ -135,7 +135,7 @@ async def test_changes_alone_commit_without_the_orm_and_fail_only_their_caller(
     """On SQLite a batch of changes alone commits on a connection the writer holds (no pool
     checkout, no session); a bad change rolls its batch back and fails only its own caller."""
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    await database.write(lambda uow: uow.sessions.add(_started("s1", at)))
+    await database.write(lambda uow: uow.sessions.add(started_session("s1", at)))
     sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
     updated = DomainEvent("session.updated", "s1", at, {})
     good = [SamplesAdded("s1", [sample]), EventJournaled(updated)]
@@ -173,7 +173,7 @@ async def test_a_locked_sqlite_fails_changes_alone_and_they_commit_once_released
     sample = MeterSample(at, ENERGY_REGISTER, 4_000.0, "Wh")
     staged = [SamplesAdded("s1", [sample]), EventJournaled(DomainEvent("e", "s1", at, {}))]
     try:
-        await db.write(lambda uow: uow.sessions.add(_started("s1", at)))
+        await db.write(lambda uow: uow.sessions.add(started_session("s1", at)))
         await db.apply([EventJournaled(DomainEvent("e", "s0", at, {}))])
         async with sqlite_locked(tmp_path / "csms.db") as release:
             with pytest.raises(sqlite3.OperationalError):
@@ -197,7 +197,7 @@ async def _impatient_database(path: Path) -> SqlDatabase:
     return SqlDatabase(engine)
 
 
-def _started(session_id: str, at: datetime) -> Session:
+def started_session(session_id: str, at: datetime) -> Session:
     return Session(
         id=session_id,
         charger_id="CP1",

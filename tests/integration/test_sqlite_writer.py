@@ -14,10 +14,11 @@ import pytest
 
 from csms.domain.changes import EventJournaled, SamplesAdded
 from csms.domain.events import DomainEvent
-from csms.domain.model import ENERGY_REGISTER, MeterSample, Protocol, Session, SessionStatus
+from csms.domain.model import ENERGY_REGISTER, MeterSample
 from csms.storage.sql import SqlDatabase, create_engine, migrate
 from csms.storage.sql.sqlite_writer import SqliteWriterProcess, WriterProcessGone
 from tests.faults import sqlite_locked
+from tests.integration.test_sql_database import started_session
 
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -34,20 +35,8 @@ async def _database(path: Path) -> SqlDatabase:
     url = f"sqlite+aiosqlite:///{path}"
     await migrate(url)
     db = SqlDatabase(create_engine(url))
-    await db.write(lambda uow: uow.sessions.add(_started("s1")))
+    await db.write(lambda uow: uow.sessions.add(started_session("s1", AT)))
     return db
-
-
-def _started(session_id: str) -> Session:
-    return Session(
-        id=session_id,
-        charger_id="CP1",
-        protocol=Protocol.V16,
-        status=SessionStatus.STARTED,
-        created_at=AT,
-        updated_at=AT,
-        transaction_id="1",
-    )
 
 
 def _sample(wh: float) -> SamplesAdded:

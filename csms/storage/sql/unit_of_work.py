@@ -12,8 +12,10 @@ unreachable, connection lost), the rest of the batch fails with it at once inste
 for the same error one by one (ADR 0009); nothing of a failed transaction is kept, and no caller
 is answered before its commit.
 
-On SQLite a batch made only of changes (the meter-value path's ``apply``) skips the session:
-its statements and the commit run on a sqlite3 connection the writer keeps for them.
+On SQLite a batch made only of changes (the meter-value path's ``apply``) skips the session.
+On a database file its statements and the commit run in the SQLite writer process
+(``sqlite_writer``, ADR 0016), on the other core; in memory, on a sqlite3 connection the
+writer keeps for them.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ class SqlDatabase:
         self._lean: LeanReads | None = None
         self._lean_connection: AsyncConnection | None = None
         self._lean_checked = False
-        # SQLite: the connection batches of changes alone are committed on (``_apply_inline``);
-        # None until the first such batch, and again after a failed one.
+        # SQLite in memory or by URI: the connection batches of changes alone are committed on
+        # (``_apply_inline``); None until the first such batch, and again after a failed one.
         self._inline_writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
         self._inline_checked = False
         # A SQLite file: those batches run in a process of their own instead (ADR 0016).
