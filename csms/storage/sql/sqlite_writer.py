@@ -40,6 +40,7 @@ Statement = tuple[str, Sequence[Sequence[Any]]]
 _log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">I")
 _CLOSE_TIMEOUT = 10.0  # seconds: an idle process ends at once; a batch waits out a lock
+_GONE = (asyncio.IncompleteReadError, ConnectionError)  # the pipe's other end is closed
 _START = "import runpy, sys; del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
@@ -80,7 +81,7 @@ class SqliteWriterProcess:
             reply = await _receive(process)
         except BaseException as exc:  # cancelled, or gone: its answer would come out of turn
             await self._stop(kill=True)
-            if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+            if isinstance(exc, _GONE):
                 raise WriterProcessGone("the SQLite writer process ended") from exc
             raise
         if reply is not None:
@@ -112,7 +113,7 @@ class SqliteWriterProcess:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
-            if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+            if isinstance(exc, _GONE):
                 raise WriterProcessGone("the SQLite writer process did not start") from exc
             raise
         if ready is not None:
@@ -139,10 +140,15 @@ class SqliteWriterProcess:
         await process.wait()
 
 
+def _framed(message: object) -> bytes:
+    """``message`` as one frame of the pipe: its pickle's length, then the pickle."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
 async def _send(process: asyncio.subprocess.Process, message: object) -> None:
     assert process.stdin is not None
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    process.stdin.write(_HEADER.pack(len(payload)) + payload)
+    process.stdin.write(_framed(message))
     await process.stdin.drain()
 
 
@@ -197,8 +203,7 @@ def _read(stream: BinaryIO) -> Any:
 
 
 def _reply(stream: BinaryIO, message: object) -> None:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.write(_framed(message))
     stream.flush()
 
 

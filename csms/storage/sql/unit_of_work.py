@@ -97,7 +97,7 @@ class SqlDatabase:
         self._inline_writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
         self._inline_checked = False
         # A SQLite file: those batches run in a process of their own instead (ADR 0016).
-        self._sqlite_file = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+        self._sqlite_file = sqlite_file(engine.url)  # None for another backend
         self._writer_process: SqliteWriterProcess | None = None
 
     @property
